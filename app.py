@@ -1,0 +1,44 @@
+"""tweetlake's Chalice app: wiring only.
+
+Each decorated function hands its input to one call in ``chalicelib`` and shapes
+the result; the logic, and every heavy import, lives there. All functions share
+this module, so whatever it imports is paid by the API, the consumer and the
+scheduler alike on every cold start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, Rate
+
+from chalicelib import api, consumer, ingest
+from chalicelib.config import trigger_stream_name
+
+app = Chalice(app_name="tweetlake")
+app.debug = False
+
+# Consumer trigger settings; the local mode's Kinesis poller reads these too.
+CONSUMER_BATCH_SIZE = 500
+CONSUMER_BATCHING_WINDOW_S = 5
+
+
+@app.schedule(Rate(10, unit=Rate.MINUTES), name="ingest")
+def ingest_tweets(event: Any) -> dict[str, Any]:
+    return ingest.run_ingest(event.to_dict(), event.context)
+
+
+@app.on_kinesis_record(
+    stream=trigger_stream_name(),
+    batch_size=CONSUMER_BATCH_SIZE,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=CONSUMER_BATCHING_WINDOW_S,
+    name="consume",
+)
+def consume_tweets(event: Any) -> dict[str, int]:
+    return consumer.handle_batch(event.to_dict())
+
+
+@app.route("/health", methods=["GET"])
+def health() -> Any:
+    return api.health()

@@ -1,0 +1,1 @@
+"""Everything deployed to Lambda: sources, envelope, enrichment, AWS adapters, API logic."""

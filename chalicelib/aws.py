@@ -1,0 +1,45 @@
+"""boto3 clients, built on first use and reused across warm invocations.
+
+Clients are never created at import: the moto server (tests, local mode) must
+be running and ``AWS_ENDPOINT_URL`` set before the first client is built. The
+cache key includes the endpoint so a test that points boto3 somewhere else gets
+a fresh client rather than a stale one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str, str | None], Any] = {}
+
+
+def client(service: str, region: str) -> Any:
+    """A cached boto3 client for ``service`` in ``region``."""
+    key = (service, region, os.environ.get("AWS_ENDPOINT_URL"))
+    found = _clients.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _clients.get(key)
+        if found is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(
+                connect_timeout=5,
+                read_timeout=20,
+                retries={"mode": "standard", "max_attempts": 3},
+            )
+            found = _clients[key] = boto3.session.Session().client(
+                service, region_name=region, config=config
+            )
+    return found
+
+
+def reset_clients() -> None:
+    """Forget every cached client (tests that switch endpoints or credentials)."""
+    with _lock:
+        _clients.clear()

@@ -1,0 +1,147 @@
+"""Run-time configuration, read from environment variables when first needed.
+
+Chalice sets a stage's ``environment_variables`` (``.chalice/config.json``)
+before Lambda imports the app, but ``chalice.test.Client`` sets them only for
+the duration of each call, so nothing here runs at import: handlers call
+:func:`get_settings`. A missing or malformed setting raises
+:class:`ConfigError` naming the variable and what to put there, so a bad deploy
+fails on its first invocation with a readable message instead of an AWS error
+three calls later.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SOURCES = ("synthetic", "replay", "v2", "v1.1")
+
+_STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_STREAM_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+_TABLE_RE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+    def __init__(self, variable: str, problem: str, fix: str) -> None:
+        self.variable = variable
+        super().__init__(f"config: {variable} {problem}: {fix}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    stage: str
+    region: str
+    stream_name: str
+    tweets_table: str
+    authors_table: str
+    state_table: str
+    lake_bucket: str
+    source: str
+
+
+# (variable, pattern, what to put there). The convention the names follow is
+# tweetlake-<stage>-<thing>; Terraform outputs the real names (terraform/outputs.tf).
+_NAMES: tuple[tuple[str, str, re.Pattern[str], str], ...] = (
+    (
+        "stream_name",
+        "TWEETLAKE_STREAM",
+        _STREAM_RE,
+        "the Kinesis stream name, e.g. tweetlake-dev-tweets",
+    ),
+    (
+        "tweets_table",
+        "TWEETLAKE_TWEETS_TABLE",
+        _TABLE_RE,
+        "the tweets table, e.g. tweetlake-dev-tweets",
+    ),
+    (
+        "authors_table",
+        "TWEETLAKE_AUTHORS_TABLE",
+        _TABLE_RE,
+        "the authors table, e.g. tweetlake-dev-authors",
+    ),
+    (
+        "state_table",
+        "TWEETLAKE_STATE_TABLE",
+        _TABLE_RE,
+        "the state table, e.g. tweetlake-dev-state",
+    ),
+    (
+        "lake_bucket",
+        "TWEETLAKE_LAKE_BUCKET",
+        _BUCKET_RE,
+        "the lake bucket (3-63 chars: a-z 0-9 . -)",
+    ),
+)
+
+
+def _required(env: Mapping[str, str], variable: str, pattern: re.Pattern[str], fix: str) -> str:
+    value = env.get(variable, "").strip()
+    if not value:
+        raise ConfigError(variable, "is not set", f"set it to {fix}")
+    if not pattern.match(value):
+        raise ConfigError(variable, f"is malformed ({value!r})", f"set it to {fix}")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build and check settings from an environment mapping (pure: tests pass dicts)."""
+    stage = _required(
+        env,
+        "TWEETLAKE_STAGE",
+        _STAGE_RE,
+        "the stage name: lowercase letters, digits, '-' (e.g. dev)",
+    )
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    if not region:
+        raise ConfigError(
+            "AWS_REGION", "is not set", "set AWS_REGION or AWS_DEFAULT_REGION, e.g. us-east-1"
+        )
+    if not _REGION_RE.match(region):
+        raise ConfigError("AWS_REGION", f"is malformed ({region!r})", "use a region like eu-west-1")
+    names = {attr: _required(env, var, pattern, fix) for attr, var, pattern, fix in _NAMES}
+    source = env.get("TWEETLAKE_SOURCE", "").strip()
+    if source not in SOURCES:
+        raise ConfigError(
+            "TWEETLAKE_SOURCE",
+            "is not set" if not source else f"is {source!r}",
+            f"choose one of {', '.join(SOURCES)}",
+        )
+    return Settings(stage=stage, region=region, source=source, **names)
+
+
+_WATCHED = (
+    "TWEETLAKE_STAGE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "TWEETLAKE_SOURCE",
+    *(var for _, var, _, _ in _NAMES),
+)
+_cache: dict[tuple[str | None, ...], Settings] = {}
+
+
+def get_settings() -> Settings:
+    """Settings for the current process environment, parsed once per distinct value set."""
+    key = tuple(os.environ.get(v) for v in _WATCHED)
+    settings = _cache.get(key)
+    if settings is None:
+        settings = _cache[key] = load_settings(os.environ)
+    return settings
+
+
+def trigger_stream_name() -> str:
+    """Stream the consumer's event source mapping reads, needed at import time.
+
+    The decorator argument is fixed when Chalice loads the app; ``chalice
+    deploy --stage S`` and ``chalice local`` load it with stage S's
+    ``environment_variables`` already in ``os.environ``, so this reads the same
+    ``TWEETLAKE_STREAM`` the handlers use. The fallback only serves tools that
+    import ``app`` outside any stage (linters, a bare ``python -c``).
+    """
+    return os.environ.get("TWEETLAKE_STREAM") or "tweetlake-dev-tweets"

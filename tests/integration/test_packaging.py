@@ -1,0 +1,61 @@
+"""The Lambda package stays lean: what it holds, and what importing ``app`` costs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.paths import REPO_ROOT
+
+HEAVY = ("pyarrow", "moto", "duckdb", "pandas", "pytest", "sqlglot", "numpy")
+
+
+def test_importing_app_pulls_in_no_heavy_module() -> None:
+    code = (
+        "import json, sys; import app; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == []
+
+
+def test_requirements_txt_lists_nothing_heavy() -> None:
+    names = [
+        line.split("==")[0].strip().lower()
+        for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert not set(names) & set(HEAVY)
+
+
+@pytest.mark.slow
+def test_chalice_package_builds_a_lean_zip(tmp_path: Path) -> None:
+    chalice = Path(sys.executable).with_name("chalice")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [str(chalice), "package", "--pkg-format", "terraform", str(tmp_path / "out")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    archive = tmp_path / "out" / "deployment.zip"
+    names = zipfile.ZipFile(archive).namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert "app.py" in tops
+    assert "chalicelib" in tops
+    assert "twython" in tops
+    assert not {t for t in tops if t.split("-")[0].lower() in HEAVY}
+    assert "tweetlake_local" not in tops
+    assert archive.stat().st_size < 20 * 1024 * 1024
+    assert (tmp_path / "out" / "chalice.tf.json").exists()

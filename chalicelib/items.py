@@ -1,0 +1,71 @@
+"""DynamoDB item shapes shared by the writer (consumer) and the reader (API).
+
+Both sides build keys with these functions, so the sort order the API pages
+through is the order the consumer wrote. See ``chalicelib.tables`` for the
+tables and indexes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.hashing import hash_line
+
+# Envelope fields copied onto a tweet item as they are (``raw`` stays in the lake).
+TWEET_FIELDS = (
+    "tweet_id",
+    "created_at",
+    "text",
+    "lang",
+    "source_api",
+    "payload_format",
+    "ingested_at",
+    "hashtags",
+    "mentions",
+    "urls",
+    "in_reply_to_tweet_id",
+    "in_reply_to_user_id",
+    "retweeted_tweet_id",
+    "quoted_tweet_id",
+    "matching_rules",
+)
+
+
+def created_key(created_at: str, tweet_id: str) -> str:
+    """Sort key: creation time, then the id zero-padded so ties sort numerically."""
+    return f"{created_at}#{int(tweet_id):020d}"
+
+
+def created_hour(created_at: str) -> str:
+    """Hour bucket ``YYYY-MM-DDTHH`` of a canonical envelope time."""
+    return created_at[:13]
+
+
+def drop_nulls(value: Any) -> Any:
+    """Remove None values from nested dicts (DynamoDB items stay compact)."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
+def tweet_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
+    """A live tweet item from a valid tweet envelope plus enrichment fields.
+
+    Enrichment (``processed_at``, ``author_tweets_in_batch``, bookkeeping) is
+    passed by the consumer; index attributes are derived here.
+    """
+    item = {name: envelope.get(name) for name in TWEET_FIELDS}
+    author = envelope["author"]
+    item.update(
+        hash_line=hash_line(envelope["tweet_id"]),
+        status="live",
+        author_id=author["id"],
+        author=author,
+        created_key=created_key(envelope["created_at"], envelope["tweet_id"]),
+        created_hour=created_hour(envelope["created_at"]),
+        **enrichment,
+    )
+    result: dict[str, Any] = drop_nulls(item)
+    return result

@@ -1,0 +1,1 @@
+"""Tweet sources behind one small interface; chosen by ``TWEETLAKE_SOURCE``."""

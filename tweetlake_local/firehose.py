@@ -122,7 +122,8 @@ def parquet_rows(records: list[StreamRecord]) -> Encoded:
 
 
 def partition(when: datetime) -> str:
-    """``dt=YYYY-MM-DD/hour=HH/``: Terraform's ``dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/``."""
+    """``dt=YYYY-MM-DD/hour=HH/``, the Terraform prefix
+    ``dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`` evaluated at ``when``."""
     when = when.astimezone(UTC)
     return f"dt={when:%Y-%m-%d}/hour={when:%H}/"
 

@@ -41,7 +41,6 @@ def backfill_command(args: argparse.Namespace) -> int:
     env = {**stage_environment(args.stage), **os.environ}
     if args.aws_endpoint:
         env.update(aws_environment(args.aws_endpoint))
-    os.environ.update(env)
     try:
         settings = load_settings(env)
     except ConfigError as exc:
@@ -56,6 +55,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     else:
         from chalicelib.consumer import handle_batch
 
+        os.environ.update(env)  # the consumer reads its settings from the environment
         consumer = handle_batch
     batch_size = args.batch_size
     if batch_size is None:

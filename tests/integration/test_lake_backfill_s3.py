@@ -52,7 +52,6 @@ def test_s3_and_folder_sources_feed_the_same_records(aws: AwsHarness, tmp_path: 
     assert fed["dir"] == datas
 
 
-@pytest.mark.integration
 def test_cli_backfill_runs_the_real_consumer(
     aws: AwsHarness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -549,3 +549,54 @@ class ChaliceAppHandler:
 
     def close(self) -> None:
         self._client.__exit__(None, None, None)
+
+
+# --- composition ------------------------------------------------------------------
+
+
+def local_readers(
+    settings: Any,
+    handler: Handler | None,
+    *,
+    lake_dir: Path | None,
+    checkpoints: Checkpoints,
+    session: Any = None,
+    buffer_bytes: int | None = None,
+    buffer_seconds: float | None = None,
+    batching_window_s: float | None = None,
+    interval_s: float = 1.0,
+) -> Poller:
+    """Every reader the dev stage has on AWS, for the local mode: the consumer's event
+    source mapping (when ``handler`` is given) and both Firehose deliveries, writing to
+    the stage's bucket and mirrored under ``lake_dir``."""
+    import boto3
+
+    from tweetlake_local.firehose import curated_delivery, lake_sinks, raw_delivery
+
+    session = session or boto3.session.Session()
+    kinesis = session.client("kinesis", region_name=settings.region)
+    s3 = session.client("s3", region_name=settings.region)
+    sinks = lake_sinks(s3, settings.lake_bucket, lake_dir)
+    options: dict[str, Any] = {}
+    if buffer_bytes is not None:
+        options["buffer_bytes"] = buffer_bytes
+    if buffer_seconds is not None:
+        options["buffer_seconds"] = buffer_seconds
+    readers: list[Reader] = []
+    if handler is not None:
+        readers.append(
+            EventSourceMapping(
+                kinesis,
+                settings.stream_name,
+                handler,
+                region=settings.region,
+                checkpoints=checkpoints,
+                batching_window_s=batching_window_s,
+            )
+        )
+    for delivery in (
+        raw_delivery(sinks, settings.stage, **options),
+        curated_delivery(sinks, settings.stage, **options),
+    ):
+        readers.append(FirehoseSource(kinesis, settings.stream_name, delivery, checkpoints))
+    return Poller(readers, interval_s=interval_s)

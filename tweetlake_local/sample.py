@@ -32,6 +32,7 @@ HASHTAGS = [
     "birds",
 ]
 LANGS = ["en", "en", "en", "ja", "ar", "bg", "es", "und", None]
+_LINK_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 WORDS = [
     "the",
     "lake",
@@ -204,6 +205,8 @@ def sample_lines(
         kind = rng.choices(["original", "retweet", "quote", "reply"], [55, 25, 8, 12])[0]
         ref = str(1_992_300_000_000_000_000 + rng.randint(0, 10**9))
         text = " ".join(rng.choices(WORDS, k=rng.randint(5, 25))) + "".join(f" #{t}" for t in tags)
+        if rng.random() < 0.5:  # a t.co link: the incompressible part of real tweets
+            text += " https://t.co/" + "".join(rng.choices(_LINK_CHARS, k=10))
         build = _v1_payload if i % 2 == 0 else _v2_payload
         payload = build(tid, when, author, text, tags, kind, ref)
         lang = rng.choice(LANGS)

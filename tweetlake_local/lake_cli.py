@@ -35,12 +35,14 @@ def sql_command(args: argparse.Namespace) -> int:
 def backfill_command(args: argparse.Namespace) -> int:
     from chalicelib.config import ConfigError, load_settings
     from tweetlake_local.backfill import BackfillError, backfill, open_zone
-    from tweetlake_local.emulator import aws_environment
+    from tweetlake_local.emulator import LOCAL_REGION, aws_environment
     from tweetlake_local.stage import stage_environment
 
     env = {**stage_environment(args.stage), **os.environ}
     if args.aws_endpoint:
         env.update(aws_environment(args.aws_endpoint))
+    if args.dry_run and not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
+        env["AWS_REGION"] = LOCAL_REGION  # a dry run calls nothing; the region only labels
     try:
         settings = load_settings(env)
     except ConfigError as exc:

@@ -370,7 +370,8 @@ class EventSourceMapping:
         return waited >= self.batching_window_s
 
     def _take_batch(self, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        batch, size = [], 0
+        batch: list[dict[str, Any]] = []
+        size = 0
         for record in pending[: self.batch_size]:
             size += _record_payload_size(record)
             if batch and size > LAMBDA_PAYLOAD_LIMIT:

@@ -10,6 +10,7 @@ rewritten by hand, so a query that works here is the text Athena runs.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -58,7 +59,7 @@ def resolve(query: str, sql_dir: Path = SQL_DIR) -> str:
     return query
 
 
-def parse(athena_sql: str) -> exp.Expression:
+def parse(athena_sql: str) -> exp.Expr:
     try:
         expressions = [e for e in sqlglot.parse(athena_sql, read="athena") if e is not None]
     except ParseError as exc:
@@ -149,12 +150,22 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _width(text: str) -> int:
+    """Terminal columns: East Asian wide characters (湖) take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill
+
+
 def format_table(result: Result) -> str:
     """A plain aligned text table (numbers right-aligned) and a row count."""
     cells = [[_cell(v) for v in row] for row in result.rows]
-    widths = [len(c) for c in result.columns]
+    widths = [_width(c) for c in result.columns]
     for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+        widths = [max(w, _width(c)) for w, c in zip(widths, row, strict=True)]
     numeric = [
         bool(result.rows) and all(isinstance(r[i], int | float | Decimal) for r in result.rows)
         for i in range(len(result.columns))
@@ -162,8 +173,7 @@ def format_table(result: Result) -> str:
 
     def line(values: list[str]) -> str:
         return "  ".join(
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
+            _pad(v, w, num) for v, w, num in zip(values, widths, numeric, strict=True)
         ).rstrip()
 
     out = [line(result.columns), line(["-" * w for w in widths])]

@@ -211,3 +211,16 @@ def test_cli_prints_a_table(lake: Lake, capsys: pytest.CaptureFixture[str]) -> N
     assert out[-1] == "(4 rows)"
     assert main(["sql", "nope", "--lake", str(lake.path)]) == 2
     assert capsys.readouterr().out.startswith("error: no named query 'nope'")
+
+
+def test_table_aligns_wide_characters_and_right_aligns_numbers() -> None:
+    from tweetlake_local.sql import Result, format_table
+
+    text = format_table(Result(["hashtag", "tweets"], [("湖", 3), ("tide", 12)]))
+    assert text.splitlines() == [
+        "hashtag  tweets",
+        "-------  ------",
+        "湖            3",
+        "tide         12",
+        "(2 rows)",
+    ]

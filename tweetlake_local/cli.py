@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from tweetlake_local.emulator import MotoServer, aws_environment
+from tweetlake_local.lake_cli import add_lake_commands
 from tweetlake_local.stage import REPO_ROOT, stage_environment
 
 
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=0, help="stop after this many seconds (0: until Ctrl-C)"
     )
     run_p.set_defaults(func=run)
+    add_lake_commands(sub)
     return parser
 
 

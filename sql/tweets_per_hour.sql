@@ -1,0 +1,11 @@
+-- Tweets per hour of posting (UTC), over what arrived in the last 7 days.
+-- dt is the arrival partition, so the predicate prunes the scan to 7 days of files;
+-- distinct ids because delivery is at-least-once (a tweet can be in the lake twice).
+SELECT
+  date_trunc('hour', created_at) AS hour_utc,
+  count(DISTINCT tweet_id) AS tweets
+FROM tweets
+WHERE dt >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
+  AND kind = 'tweet'
+GROUP BY 1
+ORDER BY 1

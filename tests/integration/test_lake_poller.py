@@ -1,0 +1,256 @@
+"""The emulated event source mapping and Firehose sources, against the moto stream."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app
+from chalicelib.aws import client as aws_client
+from tests.conftest import AwsHarness
+from tweetlake_local.firehose import DirSink, S3Sink, curated_delivery, raw_delivery
+from tweetlake_local.poller import (
+    BatchFailedError,
+    ChaliceAppHandler,
+    EventSourceMapping,
+    FileCheckpoints,
+    FirehoseSource,
+    MemoryCheckpoints,
+    Poller,
+    RetryPolicy,
+)
+from tweetlake_local.sample import envelope_line, sample_envelopes
+
+
+@dataclass
+class Recorder:
+    """A handler that records every event and fails the first ``fail`` calls."""
+
+    fail: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, int]:
+        self.events.append(event)
+        if self.fail > 0:
+            self.fail -= 1
+            raise RuntimeError("DynamoDB throttled")
+        return {"ok": len(event["Records"])}
+
+    def seen(self) -> list[bytes]:
+        return [base64.b64decode(r["kinesis"]["data"]) for e in self.events for r in e["Records"]]
+
+
+@dataclass
+class FakeClock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def put(aws_h: AwsHarness, datas: list[bytes]) -> list[dict[str, Any]]:
+    kinesis = aws_client("kinesis", aws_h.settings.region)
+    result = kinesis.put_records(
+        StreamName=aws_h.settings.stream_name,
+        Records=[{"Data": d, "PartitionKey": f"author-{i % 7}"} for i, d in enumerate(datas)],
+    )
+    assert result["FailedRecordCount"] == 0
+    return [dict(r, Data=d) for r, d in zip(result["Records"], datas, strict=True)]
+
+
+def mapping(aws_h: AwsHarness, handler: Any, **kwargs: Any) -> EventSourceMapping:
+    kwargs.setdefault("checkpoints", MemoryCheckpoints())
+    kwargs.setdefault("retry", RetryPolicy(sleep=lambda s: None))
+    return EventSourceMapping(
+        aws_client("kinesis", aws_h.settings.region),
+        aws_h.settings.stream_name,
+        handler,
+        region=aws_h.settings.region,
+        **kwargs,
+    )
+
+
+def test_batches_are_lambda_shaped_per_shard_in_order_and_complete(aws: AwsHarness) -> None:
+    """GIVEN 20 records over both shards WHEN the mapping drains with batch size 3
+    THEN every record arrives once, batches hold one shard's records in sequence order,
+    and each record has the fields a Lambda Kinesis event carries."""
+    datas = [f'{{"n":{i}}}\n'.encode() for i in range(20)]
+    put_results = put(aws, datas)
+    recorder = Recorder()
+    m = mapping(aws, recorder, batch_size=3, batching_window_s=0)
+    m.drain()
+
+    assert sorted(recorder.seen()) == sorted(datas)
+    stream_arn = aws_client_arn(aws)
+    for event in recorder.events:
+        records = event["Records"]
+        assert 1 <= len(records) <= 3
+        shards = {r["eventID"].split(":")[0] for r in records}
+        assert len(shards) == 1
+        seqs = [int(r["kinesis"]["sequenceNumber"]) for r in records]
+        assert seqs == sorted(seqs)
+        for r in records:
+            assert r["eventSource"] == "aws:kinesis"
+            assert r["eventName"] == "aws:kinesis:record"
+            assert r["eventSourceARN"] == stream_arn
+            assert r["awsRegion"] == aws.settings.region
+            assert r["kinesis"]["kinesisSchemaVersion"] == "1.0"
+            assert isinstance(r["kinesis"]["approximateArrivalTimestamp"], float)
+    # Sequence numbers are per shard in moto: identify a record by (shard, sequence).
+    sent = {(r["ShardId"], r["SequenceNumber"]): r for r in put_results}
+    for event in recorder.events:
+        for r in event["Records"]:
+            shard_id, sequence = r["eventID"].split(":")
+            assert sequence == r["kinesis"]["sequenceNumber"]
+            original = sent[(shard_id, sequence)]
+            assert base64.b64decode(r["kinesis"]["data"]) == original["Data"]
+            assert r["kinesis"]["partitionKey"].startswith("author-")
+    assert m.stats.records_handled == 20
+    assert m.pending() == 0
+
+
+def aws_client_arn(aws_h: AwsHarness) -> str:
+    kinesis = aws_client("kinesis", aws_h.settings.region)
+    summary = kinesis.describe_stream_summary(StreamName=aws_h.settings.stream_name)
+    return str(summary["StreamDescriptionSummary"]["StreamARN"])
+
+
+def test_batch_settings_default_to_the_ones_declared_in_app(aws: AwsHarness) -> None:
+    m = mapping(aws, Recorder())
+    assert m.batch_size == app.CONSUMER_BATCH_SIZE
+    assert m.batching_window_s == app.CONSUMER_BATCHING_WINDOW_S
+
+
+def test_batching_window_holds_a_small_batch_until_it_expires(aws: AwsHarness) -> None:
+    put(aws, [b'{"n":1}\n', b'{"n":2}\n', b'{"n":3}\n'])
+    clock, recorder = FakeClock(), Recorder()
+    m = mapping(aws, recorder, batch_size=100, batching_window_s=5, clock=clock)
+    m.poll()
+    clock.now = 4.9
+    m.poll()
+    assert recorder.events == []
+    assert m.pending() == 3
+    clock.now = 5.0
+    m.poll()
+    assert len(recorder.seen()) == 3
+    assert m.pending() == 0
+
+
+def test_a_failing_batch_is_retried_whole_with_capped_backoff(aws: AwsHarness) -> None:
+    """GIVEN a handler failing twice WHEN the mapping drains THEN the same batch is
+    delivered three times, nothing is skipped, and every wait stays under the cap."""
+    datas = [f'{{"n":{i}}}\n'.encode() for i in range(6)]
+    put(aws, datas)
+    waits: list[float] = []
+    recorder = Recorder(fail=2)
+    m = mapping(
+        aws,
+        recorder,
+        batch_size=100,
+        batching_window_s=0,
+        retry=RetryPolicy(base_s=1, cap_s=1.5, sleep=waits.append, rng=random.Random(1)),
+    )
+    m.drain()
+    first = recorder.events[0]
+    assert recorder.events[1] == first
+    assert recorder.events[2] == first
+    assert sorted(set(recorder.seen())) == sorted(datas)
+    assert len(waits) == 2
+    assert all(0 <= w <= 1.5 for w in waits)
+    assert m.stats.failed_attempts == 2
+    assert "throttled" in (m.stats.last_error or "")
+
+
+def test_retries_can_be_bounded_and_then_nothing_is_checkpointed(aws: AwsHarness) -> None:
+    put(aws, [b'{"n":1}\n'])
+    checkpoints = MemoryCheckpoints()
+    m = mapping(
+        aws,
+        Recorder(fail=99),
+        batch_size=10,
+        batching_window_s=0,
+        checkpoints=checkpoints,
+        retry=RetryPolicy(max_attempts=3, sleep=lambda s: None),
+    )
+    with pytest.raises(BatchFailedError, match="failed 3 times"):
+        m.drain()
+    assert checkpoints.positions == {}
+
+
+def test_a_restart_resumes_after_the_checkpoint(aws: AwsHarness, tmp_path: Path) -> None:
+    """GIVEN a mapping that handled 5 records and stopped WHEN a new mapping starts
+    with the same checkpoint file THEN it handles only records put afterwards."""
+    path = tmp_path / "checkpoints.json"
+    first = Recorder()
+    put(aws, [f'{{"a":{i}}}\n'.encode() for i in range(5)])
+    mapping(
+        aws, first, batch_size=10, batching_window_s=0, checkpoints=FileCheckpoints(path)
+    ).drain()
+    assert len(first.seen()) == 5
+    later = [f'{{"b":{i}}}\n'.encode() for i in range(4)]
+    put(aws, later)
+    second = Recorder()
+    mapping(
+        aws, second, batch_size=10, batching_window_s=0, checkpoints=FileCheckpoints(path)
+    ).drain()
+    assert sorted(second.seen()) == sorted(later)
+    assert set(json.loads(path.read_text())["consume"]) <= {
+        "shardId-000000000000",
+        "shardId-000000000001",
+    }
+
+
+def test_firehose_sources_write_both_zones_to_bucket_and_folder(
+    aws: AwsHarness, tmp_path: Path
+) -> None:
+    """GIVEN envelopes on the stream WHEN the poller drains the two Firehose sources
+    THEN raw (gzip JSON lines) and curated (Parquet) objects exist in the bucket and,
+    byte for byte, in the folder; checkpoints follow what was written."""
+    envelopes = sample_envelopes(25)
+    put(aws, [envelope_line(e) for e in envelopes])
+    s3 = aws_client("s3", aws.settings.region)
+    sinks = [S3Sink(s3, aws.settings.lake_bucket), DirSink(tmp_path)]
+    checkpoints = MemoryCheckpoints()
+    kinesis = aws_client("kinesis", aws.settings.region)
+    raw = FirehoseSource(kinesis, aws.settings.stream_name, raw_delivery(sinks), checkpoints)
+    curated = FirehoseSource(
+        kinesis, aws.settings.stream_name, curated_delivery(sinks), checkpoints
+    )
+    poller = Poller([raw, curated], sleep=lambda s: None)
+    poller.run_once()
+    assert checkpoints.positions == {}  # buffered, not yet written
+    poller.drain()
+
+    listed = s3.list_objects_v2(Bucket=aws.settings.lake_bucket)["Contents"]
+    keys = sorted(o["Key"] for o in listed)
+    assert [k.split("/")[0] for k in keys] == ["curated", "raw"]
+    for key in keys:
+        body = s3.get_object(Bucket=aws.settings.lake_bucket, Key=key)["Body"].read()
+        assert (tmp_path / key).read_bytes() == body
+    raw_key = next(k for k in keys if k.startswith("raw/"))
+    lines = gzip.decompress((tmp_path / raw_key).read_bytes()).splitlines()
+    assert sorted(json.loads(x)["tweet_id"] for x in lines) == sorted(
+        e["tweet_id"] for e in envelopes
+    )
+    assert set(checkpoints.positions) == {"tweetlake-dev-raw", "tweetlake-dev-curated"}
+    assert [lag.pending_records for lag in poller.lag()] == [0, 0]
+
+
+def test_the_real_app_function_through_chalice_test_client(aws: AwsHarness) -> None:
+    """The mapping drives ``app.consume_tweets`` the way Lambda would."""
+    put(aws, [envelope_line(e) for e in sample_envelopes(8)])
+    handler = ChaliceAppHandler(stage="dev")
+    try:
+        m = mapping(aws, handler, batch_size=5, batching_window_s=0)
+        m.drain()
+    finally:
+        handler.close()
+    assert m.stats.records_handled == 8
+    assert m.stats.failed_attempts == 0

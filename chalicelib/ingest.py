@@ -32,7 +32,7 @@ from chalicelib.checkpoint import Checkpoint
 from chalicelib.config import Settings, get_settings
 from chalicelib.ingest_settings import IngestSettings, load_ingest_settings
 from chalicelib.normalize import normalize_line
-from chalicelib.producer import KinesisProducer, OversizeRecordError
+from chalicelib.producer import KinesisProducer, UnsendableRecordError
 from chalicelib.quarantine import QuarantineEntry, write_quarantine
 from chalicelib.retry import Backoff
 from chalicelib.sources.base import Source
@@ -56,7 +56,7 @@ class RunSummary:
     duration_s: float = 0.0
     put_records_calls: int = 0
     checkpoint: str | None = None
-    stopped_by: str = "source"
+    stopped_by: str = "source"  # or "deadline", "source_error"
     control_types: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,11 +74,14 @@ def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
     deletes name no author).
     """
     data = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    tweet_id = str(envelope.get("tweet_id") or "")
     if envelope["kind"] == "tweet":
         author = envelope.get("author") or {}
-        key = author.get("id") or envelope["tweet_id"]
-        return data, str(key), int(envelope["tweet_id"])
-    return data, str(envelope.get("author_id") or envelope["tweet_id"]), None
+        key = str(author.get("id") or tweet_id)
+        # A malformed id still travels (the consumer quarantines it) but never
+        # becomes the checkpoint.
+        return data, key, int(tweet_id) if tweet_id.isascii() and tweet_id.isdigit() else None
+    return data, str(envelope.get("author_id") or tweet_id), None
 
 
 class QuarantineBuffer:
@@ -136,22 +139,29 @@ class Ingestor:
         self._time_is_up = time_is_up
         self._now = now
         self.summary = RunSummary()
+        self.source_error: Exception | None = None
 
     def run(self) -> RunSummary:
         """Read, send, flush; raises only for infrastructure faults that survived retries."""
         summary = self.summary
         lines: Iterator[str | bytes] = self._source.lines()
         try:
-            if self._time_is_up():
-                summary.stopped_by = "deadline"
+            while not self._time_is_up():
+                try:
+                    line = next(lines)
+                except StopIteration:
+                    break
+                except Exception as exc:
+                    # The source broke (network, file): what it gave us is still
+                    # flushed below; the run reports the error after that.
+                    self.source_error = exc
+                    summary.stopped_by = "source_error"
+                    break
+                summary.received += 1
+                self._handle(line)
+                self._producer.poll()
             else:
-                for line in lines:
-                    summary.received += 1
-                    self._handle(line)
-                    self._producer.poll()
-                    if self._time_is_up():
-                        summary.stopped_by = "deadline"
-                        break
+                summary.stopped_by = "deadline"
         finally:
             self._source.stop()
             close = getattr(lines, "close", None)
@@ -175,7 +185,7 @@ class Ingestor:
                 data, key, tweet_id = encode_record(item.envelope)
                 try:
                     self._producer.put(data, key, tweet_id=tweet_id)
-                except OversizeRecordError as exc:
+                except UnsendableRecordError as exc:
                     self._reject(str(exc), data, ingested_at)
             elif item.kind == "control":
                 self.summary.control += 1
@@ -261,4 +271,8 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     summary.duration_s = round(time.monotonic() - started, 3)
     result = summary.as_dict()
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
+    if ingestor.source_error is not None:
+        # Everything read is in the stream and the checkpoint covers it; the
+        # run still fails so the error shows in Lambda's metrics and logs.
+        raise ingestor.source_error
     return result

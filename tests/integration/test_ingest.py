@@ -84,6 +84,7 @@ def test_stops_before_the_deadline_with_everything_read_in_the_stream(
     WHEN the scheduled function runs on the synthetic source
     THEN it stops at the margin and every tweet and delete it read is in the stream."""
     monkeypatch.setenv("TWEETLAKE_SYNTHETIC_RATE", "0")
+    monkeypatch.setenv("TWEETLAKE_PRODUCER_LINGER_S", "60")  # calls fill by count, not time
     context = shrinking_context(budget_s=100, step_s=0.05)
     summary = app.handler_map["ingest"](scheduled_event(), context)
     assert summary["received"] > 1000

@@ -1,1 +1,4 @@
-"""Benchmarks: ``python -m bench.<topic>`` from the repo root; not part of the tests."""
+"""Benchmarks: ``python -m bench.<topic>`` from the repo root; each prints ``name: value unit``.
+
+Not part of the tests: figures go in the docs and the closing notes.
+"""

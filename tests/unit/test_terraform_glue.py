@@ -87,9 +87,12 @@ def test_hcl_derivation_flags_nesting_it_cannot_express(tmp_path: Path) -> None:
     module = load_module(str(GLUE_MODULE))
     evaluator = module.evaluator({"schema_file": str(_deeper_schema(tmp_path)), "kind": "tweet"})
     assert evaluator.local("unsupported") == ["place"]
-    assert load_module(str(GLUE_MODULE)).evaluator(
-        {"schema_file": str(SCHEMA_PATH), "kind": "tweet"}
-    ).local("unsupported") == []
+    assert (
+        load_module(str(GLUE_MODULE))
+        .evaluator({"schema_file": str(SCHEMA_PATH), "kind": "tweet"})
+        .local("unsupported")
+        == []
+    )
 
 
 def _terraform_columns(tmp_path: Path, schema: Path) -> Any:
@@ -97,9 +100,7 @@ def _terraform_columns(tmp_path: Path, schema: Path) -> Any:
     shutil.copytree(GLUE_MODULE, work)
     init = run(["init", "-input=false"], cwd=work)
     assert init.returncode == 0, init.stderr
-    apply = run(
-        ["apply", "-auto-approve", "-input=false", f"-var=schema_file={schema}"], cwd=work
-    )
+    apply = run(["apply", "-auto-approve", "-input=false", f"-var=schema_file={schema}"], cwd=work)
     if apply.returncode != 0:
         return apply
     out = run(["output", "-json", "columns"], cwd=work)

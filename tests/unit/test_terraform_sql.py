@@ -100,10 +100,13 @@ def test_the_checker_catches_a_missing_column_and_a_missing_struct_field() -> No
     assert unknown_columns("SELECT retweet_count FROM tweets") == ["retweet_count"]
     assert unknown_columns("SELECT author.karma FROM tweets") == ["author.karma"]
     assert unknown_columns("SELECT author.screen_name, dt FROM tweets") == []
-    assert unknown_columns(
-        "SELECT m.screen_name, count(*) AS n FROM tweets CROSS JOIN UNNEST(mentions) AS t(m)"
-        " GROUP BY 1 ORDER BY n DESC"
-    ) == []
+    assert (
+        unknown_columns(
+            "SELECT m.screen_name, count(*) AS n FROM tweets CROSS JOIN UNNEST(mentions) AS t(m)"
+            " GROUP BY 1 ORDER BY n DESC"
+        )
+        == []
+    )
     assert unknown_columns("SELECT m.nope FROM tweets CROSS JOIN UNNEST(mentions) AS t(m)") == [
         "m.nope"
     ]

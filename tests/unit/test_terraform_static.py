@@ -1,4 +1,4 @@
-"""terraform/ is well-formed: it parses, every reference resolves, inputs and outputs are documented."""
+"""terraform/ is well-formed: it parses, references resolve, inputs and outputs are documented."""
 
 from __future__ import annotations
 
@@ -8,13 +8,25 @@ from pathlib import Path
 
 import hcl2
 import pytest
+from lark import Tree
 
 from tests.terraform.binary import run, terraform_binary
 from tests.terraform.evaluate import _trees
-from tests.terraform.model import TERRAFORM_DIR, Module, attributes, load_module, stages, tfvars
+from tests.terraform.model import (
+    TERRAFORM_DIR,
+    Module,
+    attributes,
+    blocks,
+    load_module,
+    stages,
+    tfvars,
+)
 from tests.terraform.references import file_refs
 
-MODULE_DIRS = [TERRAFORM_DIR, *sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())]
+MODULE_DIRS = [
+    TERRAFORM_DIR,
+    *sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir()),
+]
 ALWAYS_KNOWN = {"path", "terraform", "each", "count", "self"}
 
 
@@ -125,16 +137,16 @@ def test_each_stage_passes_the_variable_validations(stage: str) -> None:
     evaluator = module.evaluator(tfvars(stage))
     checked = 0
     for name, body in module.variables.items():
-        for labels, block in _validation_blocks(body):
+        for _, block in _validation_blocks(body):
             condition = attributes(block)["condition"]
-            assert evaluator.eval(condition, {}) is True, f"{stage}: var.{name} fails its validation"
+            assert evaluator.eval(condition, {}) is True, (
+                f"{stage}: var.{name} fails its validation"
+            )
             checked += 1
     assert checked >= 10
 
 
-def _validation_blocks(body):  # type: ignore[no-untyped-def]
-    from tests.terraform.model import blocks
-
+def _validation_blocks(body: Tree) -> list[tuple[list[str], Tree]]:
     return [(labels, b) for labels, b in blocks(body) if labels[0] == "validation"]
 
 
@@ -143,7 +155,7 @@ def test_a_bad_value_fails_its_validation() -> None:
     module = load_module()
     evaluator = module.evaluator({**tfvars("dev"), "stage": "Prod_1"})
     body = module.variables["stage"]
-    (_, block), = _validation_blocks(body)
+    ((_, block),) = _validation_blocks(body)
     assert evaluator.eval(attributes(block)["condition"], {}) is False
 
 
@@ -169,14 +181,20 @@ def test_terraform_validate_with_the_aws_provider(tmp_path: Path) -> None:
     mirror = _plugin_mirror()
     config = tmp_path / "terraformrc"
     config.write_text(
-        'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' % mirror
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
     )
     root = tmp_path / "repo"
-    shutil.copytree(TERRAFORM_DIR, root / "terraform", ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    shutil.copytree(
+        TERRAFORM_DIR,
+        root / "terraform",
+        ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"),
+    )
     shutil.copytree(TERRAFORM_DIR.parent / "chalicelib", root / "chalicelib")
     if (TERRAFORM_DIR.parent / "sql").is_dir():
         shutil.copytree(TERRAFORM_DIR.parent / "sql", root / "sql")
-    init = run(["init", "-backend=false", "-input=false"], cwd=root / "terraform", cli_config=config)
+    init = run(
+        ["init", "-backend=false", "-input=false"], cwd=root / "terraform", cli_config=config
+    )
     assert init.returncode == 0, init.stdout + init.stderr
     validate = run(["validate"], cwd=root / "terraform", cli_config=config)
     assert validate.returncode == 0, validate.stdout + validate.stderr
@@ -196,7 +214,7 @@ def test_expressions_are_not_shadowed_by_unused_trees() -> None:
 def test_the_resolver_sees_what_a_reference_names() -> None:
     """The resolution test can fail: a snippet's references come out root and path intact."""
     tree = hcl2.parses_to_tree(
-        'locals {\n  a = [for f in var.xs : f.name if try(f.on, local.b)]\n'
+        "locals {\n  a = [for f in var.xs : f.name if try(f.on, local.b)]\n"
         '  c = "${aws_s3_bucket.lake.arn}/${data.aws_region.x.name}"\n}\n'
     )
     found = {(r.root, r.path) for r in file_refs(tree, "snippet.tf")}

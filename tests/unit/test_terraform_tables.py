@@ -37,7 +37,10 @@ def _as_request(resource: dict[str, Any], name: str) -> dict[str, Any]:
         "TableName": name,
         "BillingMode": resource["billing_mode"],
         "AttributeDefinitions": sorted(
-            ({"AttributeName": a["name"], "AttributeType": a["type"]} for a in resource["attribute"]),
+            (
+                {"AttributeName": a["name"], "AttributeType": a["type"]}
+                for a in resource["attribute"]
+            ),
             key=lambda a: a["AttributeName"],
         ),
         "KeySchema": key_schema(resource["hash_key"], resource.get("range_key")),

@@ -17,6 +17,7 @@ where it was, so the next run, or a backfill, starts from before the gap.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -227,12 +228,12 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     settings: Settings = get_settings()
     options = deps.ingest_settings or load_ingest_settings(os.environ)
 
-    def client(service: str) -> Any:
-        return aws.client(service, settings.region)
-
-    kinesis = deps.kinesis or client("kinesis")
-    s3 = deps.s3 or client("s3")
-    checkpoint = Checkpoint(deps.dynamodb or client("dynamodb"), settings.state_table)
+    # Sources build their own clients by service name (replay: s3, live: secretsmanager).
+    client = functools.partial(aws.client, region=settings.region)
+    kinesis = deps.kinesis or aws.client("kinesis", settings.region)
+    s3 = deps.s3 or aws.client("s3", settings.region)
+    dynamodb = deps.dynamodb or aws.client("dynamodb", settings.region)
+    checkpoint = Checkpoint(dynamodb, settings.state_table)
     previous = checkpoint.read()
     source = deps.source or build_source(
         settings.source, SourceContext(settings=options, checkpoint=previous, client=client)

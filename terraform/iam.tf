@@ -53,7 +53,7 @@ data "aws_iam_policy_document" "ingest" {
 
   statement {
     sid       = "Checkpoint"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.state.arn]
   }
 

@@ -43,15 +43,7 @@ BASELINE: dict[str, set[str]] = {
 
 PLANNED: dict[str, set[str]] = {
     # issue 4 (producer, checkpoint, replay from s3://, quarantine) and 5 (credentials)
-    "ingest": {
-        "kinesis:PutRecords",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "s3:PutObject",
-        "s3:GetObject",
-        "secretsmanager:GetSecretValue",
-    },
+    "ingest": {"secretsmanager:GetSecretValue"},
     # issue 3 (idempotent batch writes to tweets/authors/state, quarantine)
     "consume": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "s3:PutObject"},
     # issue 6 (item reads, index queries)

@@ -35,7 +35,7 @@ from chalicelib.normalize import normalize_line
 from chalicelib.producer import KinesisProducer, OversizeRecordError
 from chalicelib.quarantine import QuarantineEntry, write_quarantine
 from chalicelib.retry import Backoff
-from chalicelib.sources.base import Source
+from chalicelib.sources.base import Source, SourceRefusedError
 from chalicelib.sources.factory import SourceContext, build_source
 from chalicelib.timeutil import now_iso
 
@@ -58,6 +58,9 @@ class RunSummary:
     checkpoint: str | None = None
     stopped_by: str = "source"
     control_types: Counter[str] = field(default_factory=Counter)
+    #: What a live source reports (failures, waits, rules, catch-up); empty for files.
+    source: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -136,6 +139,8 @@ class Ingestor:
         self._time_is_up = time_is_up
         self._now = now
         self.summary = RunSummary()
+        #: Set when the platform refused the source: raised once what was read is sent.
+        self.refused: SourceRefusedError | None = None
 
     def run(self) -> RunSummary:
         """Read, send, flush; raises only for infrastructure faults that survived retries."""
@@ -152,12 +157,20 @@ class Ingestor:
                     if self._time_is_up():
                         summary.stopped_by = "deadline"
                         break
+        except SourceRefusedError as exc:
+            # 401/403, a rejected rule: end at once, but keep what was already read.
+            self.refused = exc
+            summary.stopped_by = "refused"
+            summary.error = str(exc)
         finally:
             self._source.stop()
             close = getattr(lines, "close", None)
             if close is not None:
                 close()
             summary.reconnects = self._source.reconnects
+            report = getattr(self._source, "summary", None)
+            if callable(report):
+                summary.source = report()
             # Whatever happens to the stream, what was quarantined gets written.
             self._quarantine.flush()
             summary.quarantined = self._quarantine.count
@@ -200,6 +213,9 @@ class IngestDeps:
     source: Source | None = None
     ingest_settings: IngestSettings | None = None
     backoff: Backoff | None = None
+    #: Monotonic clock and sleep for live sources' deadline and reconnect waits.
+    clock: Callable[[], float] | None = None
+    sleep: Callable[[float], None] | None = None
 
 
 def deadline_check(context: Any, margin_s: float) -> Callable[[], bool]:
@@ -208,6 +224,14 @@ def deadline_check(context: Any, margin_s: float) -> Callable[[], bool]:
     if remaining is None:
         return lambda: False
     return lambda: float(remaining()) / 1000.0 <= margin_s
+
+
+def source_deadline(context: Any, margin_s: float, clock: Callable[[], float]) -> float | None:
+    """When a live source must stop reading, on ``clock``: the same margin before the timeout."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return clock() + float(remaining()) / 1000.0 - margin_s
 
 
 def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict[str, Any]:
@@ -224,8 +248,17 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     s3 = deps.s3 or client("s3")
     checkpoint = Checkpoint(deps.dynamodb or client("dynamodb"), settings.state_table)
     previous = checkpoint.read()
+    clock = deps.clock or time.monotonic
     source = deps.source or build_source(
-        settings.source, SourceContext(settings=options, checkpoint=previous, client=client)
+        settings.source,
+        SourceContext(
+            settings=options,
+            checkpoint=previous,
+            client=client,
+            deadline=source_deadline(context, options.safety_margin_s, clock),
+            clock=clock,
+            sleep=deps.sleep or time.sleep,
+        ),
     )
     run_key = str((event or {}).get("id") or getattr(context, "aws_request_id", "") or uuid.uuid4())
     quarantine = QuarantineBuffer(s3, settings.lake_bucket, run_key, now_iso()[:10])
@@ -261,4 +294,7 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     summary.duration_s = round(time.monotonic() - started, 3)
     result = summary.as_dict()
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
+    if ingestor.refused is not None:
+        # What was read is in the stream and the checkpoint moved; now fail loudly.
+        raise ingestor.refused
     return result

@@ -357,6 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")  # a stream's socket is never reused
         self.end_headers()
         try:
             for kind, arg in script:
@@ -383,7 +384,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake._stop.wait(arg)
             return not self.fake._stop.is_set()
         elif kind == "drop":
-            self._chunk(arg)
+            if arg:  # an empty chunk would be the terminating one: a clean end, not a cut
+                self._chunk(arg)
             self.close_connection = True
             self.connection.shutdown(2)  # socket.SHUT_RDWR: cut, no terminating chunk
             return False

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.config import ConfigError
+from chalicelib.sources.base import SourceRefusedError
 
 SECRET_SETTING = "TWEETLAKE_TWITTER_SECRET"  # noqa: S105 -- the setting's name, not a secret
 
@@ -59,7 +60,7 @@ class Secret:
         return hash(self._value)
 
 
-class CredentialRejectedError(RuntimeError):
+class CredentialRejectedError(SourceRefusedError):
     """X answered 401/403: the run ends at once; the message names the refused credential."""
 
     def __init__(self, credential: str, status: int, detail: str = "") -> None:

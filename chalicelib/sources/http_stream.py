@@ -37,6 +37,7 @@ import requests.auth
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
+from chalicelib.sources.base import SourceRefusedError
 from chalicelib.sources.credentials import CredentialRejectedError, Secret
 from chalicelib.sources.reconnect import Deadline, Failure, ReconnectPolicy
 
@@ -63,7 +64,7 @@ class BearerAuth(requests.auth.AuthBase):
         return "BearerAuth(***)"
 
 
-class StreamRequestError(RuntimeError):
+class StreamRequestError(SourceRefusedError):
     """The stream request itself is wrong (bad parameters, unknown endpoint)."""
 
 
@@ -85,9 +86,18 @@ def retry_after(response: requests.Response) -> float | None:
 
 
 def _socket_of(response: requests.Response) -> socket.socket | None:
-    """The connection's socket, so each read can get its own timeout (None if hidden)."""
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
+    """The socket the body is read from, so each read gets its own timeout (None if hidden).
+
+    ``http.client`` reads through ``sock.makefile()``: the ``SocketIO`` under the
+    buffered reader holds the socket even after the connection object let go
+    of it (it does when the server says ``Connection: close``). Both are
+    looked up defensively; without a socket, the request's read timeout (the
+    stall window, capped by the deadline at connect time) still applies.
+    """
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if not isinstance(sock, socket.socket):
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
     return sock if isinstance(sock, socket.socket) else None
 
 
@@ -236,6 +246,7 @@ class HttpStreamSource:
         while True:
             if not self._running():
                 return None
+            yield from self._between()
             remaining = self.deadline.remaining()
             read_timeout = min(self.stall_s, remaining)
             if sock is not None:
@@ -266,7 +277,6 @@ class HttpStreamSource:
                     ending = self._ends_connection(line)
                     if ending is not None:
                         return ending
-            yield from self._between()
 
     def _close(self) -> None:
         response, self._response = self._response, None

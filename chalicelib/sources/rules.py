@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.config import ConfigError
+from chalicelib.sources.base import SourceRefusedError
 from chalicelib.sources.v2_rest import V2Rest
 
 RULES_PATH = "/2/tweets/search/stream/rules"
@@ -38,7 +39,7 @@ class ActiveRule:
     tag: str | None
 
 
-class RuleRejectedError(RuntimeError):
+class RuleRejectedError(SourceRefusedError):
     """X refused one or more configured rules; the message quotes X's reasons."""
 
 

@@ -23,6 +23,7 @@ from twython import Twython, TwythonError
 
 from chalicelib.sources.credentials import CredentialRejectedError, Secret
 from chalicelib.sources.http_stream import USER_AGENT, BearerAuth
+from chalicelib.sources.reconnect import Deadline
 
 DEFAULT_API_URL = "https://api.x.com"
 REST_TIMEOUT_S = 15.0
@@ -65,6 +66,9 @@ class V2Rest(Twython):
         self.client.auth = BearerAuth(bearer)
         self.base_url = base_url.rstrip("/")
         self.credential_label = credential_label
+        self.timeout_s = timeout_s
+        #: When set, no call waits past it (the ingest run's stop time).
+        self.deadline: Deadline | None = None
 
     def __repr__(self) -> str:
         return f"V2Rest({self.base_url!r})"
@@ -79,6 +83,12 @@ class V2Rest(Twython):
     ) -> dict[str, Any]:
         """One v2 call; ``path`` starts with ``/2/``; query in ``params`` or the path."""
         url = f"{self.base_url}{path}"
+        timeout = self.timeout_s
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline.remaining())
+            if timeout <= 0:
+                raise V2RestError(f"{method} {path}: not sent, the run's deadline has passed")
+        self.client_args["timeout"] = timeout
         try:
             if json_body is not None:
                 content = self._request(url, method, params=json_body, json_encoded=True)

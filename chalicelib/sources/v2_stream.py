@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from chalicelib.sources.catchup import CatchUp
+from chalicelib.sources.catchup import PAGE_SIZE, CatchUp
 from chalicelib.sources.credentials import Secret
 from chalicelib.sources.http_stream import BearerAuth, HttpStreamSource
 from chalicelib.sources.reconnect import Failure
@@ -62,6 +62,7 @@ class V2StreamSource(HttpStreamSource):
         since_id: str | None = None,
         catch_up_pages: int = 10,
         catch_up_delay_s: float = 15.0,
+        catch_up_page_size: int = PAGE_SIZE,
         backfill_minutes: int = 0,
         credential_label: str = "bearer token",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -74,9 +75,11 @@ class V2StreamSource(HttpStreamSource):
         self.credential_label = credential_label
         self.session.auth = BearerAuth(bearer)
         self.rest = rest or V2Rest(bearer, base_url=self.api_url, credential_label=credential_label)
+        self.rest.deadline = self.deadline
         self.since_id = since_id
         self.catch_up_pages = catch_up_pages
         self.catch_up_delay_s = catch_up_delay_s
+        self.catch_up_page_size = catch_up_page_size
         self.backfill_minutes = backfill_minutes
         self.now = now
         self.rules_sync: RulesSync | None = None
@@ -106,6 +109,7 @@ class V2StreamSource(HttpStreamSource):
                 since_id=self.since_id,
                 fields=V2_FIELDS,
                 max_pages=self.catch_up_pages,
+                page_size=self.catch_up_page_size,
                 now=self.now,
                 deadline=self.deadline,
             )

@@ -157,6 +157,9 @@ class Ingestor:
                     if self._time_is_up():
                         summary.stopped_by = "deadline"
                         break
+                else:
+                    if self._time_is_up():  # a live source stops itself at the same time
+                        summary.stopped_by = "deadline"
         except SourceRefusedError as exc:
             # 401/403, a rejected rule: end at once, but keep what was already read.
             self.refused = exc

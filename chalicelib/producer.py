@@ -79,7 +79,9 @@ class PendingRecord:
     data: bytes = field(compare=False)
     partition_key: str = field(compare=False)
     size: int = field(compare=False)
-    arrived: float = field(compare=False)
+    #: When the record became sendable: when it was put, or when the call that
+    #: held the previous record of its key returned. Linger counts from here.
+    ready: float = field(compare=False)
     tweet_id: int | None = field(compare=False, default=None)
     failures: int = field(compare=False, default=0)
 
@@ -136,6 +138,7 @@ class KinesisProducer:
         self.pending: list[PendingRecord] = []
         self._pending_bytes = 0
         self._keys: Counter[str] = Counter()
+        self._oldest_ready: float | None = None
         self.stats = ProducerStats()
         #: Largest ``tweet_id`` Kinesis has acknowledged (ids arrive out of order).
         self.max_tweet_id_sent: int | None = None
@@ -154,10 +157,12 @@ class KinesisProducer:
             data=data,
             partition_key=partition_key,
             size=size,
-            arrived=self._clock(),
+            ready=self._clock(),
             tweet_id=tweet_id,
         )
         self.pending.append(record)
+        if self._oldest_ready is None:
+            self._oldest_ready = record.ready
         self._pending_bytes += size
         self._keys[partition_key] += 1
         self.poll()
@@ -168,7 +173,7 @@ class KinesisProducer:
             len(self._keys) >= self._max_records
             or self._pending_bytes >= self._max_bytes
             or len(self.pending) > self._max_pending
-            or self._clock() - self.pending[0].arrived >= self._linger_s
+            or self._clock() - (self._oldest_ready or 0.0) >= self._linger_s
         ):
             self._send_one_call()
 
@@ -222,7 +227,15 @@ class KinesisProducer:
             if record.seq in failed_seqs:
                 continue
             self._acknowledge(record)
+        # Records held back because their key was in this call only become
+        # sendable now; their linger starts now.
+        now = self._clock()
+        sent_keys = {r.partition_key for r in batch if r.seq not in failed_seqs}
+        for record in self.pending:
+            if record.partition_key in sent_keys:
+                record.ready = max(record.ready, now)
         if not failed:
+            self._oldest_ready = min((r.ready for r in self.pending), default=None)
             return
         self.stats.failed_calls += 1
         self.stats.resent += len(failed)
@@ -230,6 +243,7 @@ class KinesisProducer:
             record.failures += 1
         # Failed records go back where they were: each is the oldest of its key.
         self.pending = list(heapq.merge(failed, self.pending))
+        self._oldest_ready = min((r.ready for r in self.pending), default=None)
         worst = max(r.failures for r in failed)
         if worst >= self._backoff.max_attempts:
             raise RetriesExhaustedError(

@@ -1,0 +1,93 @@
+"""Optional ingest settings and the source factory fail with readable ConfigErrors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.config import ConfigError
+from chalicelib.ingest import encode_record
+from chalicelib.ingest_settings import IngestSettings, load_ingest_settings
+from chalicelib.normalize import normalize_line
+from chalicelib.sources.factory import SourceContext, build_source
+from chalicelib.sources.replay import ReplaySource
+from chalicelib.sources.synthetic import SyntheticSource
+from tests.paths import own_lines
+
+
+def test_defaults_leave_thirty_seconds() -> None:
+    settings = load_ingest_settings({})
+    assert settings == IngestSettings()
+    assert settings.safety_margin_s >= 30
+
+
+def test_values_are_parsed() -> None:
+    settings = load_ingest_settings(
+        {
+            "TWEETLAKE_SAFETY_MARGIN_S": "45",
+            "TWEETLAKE_PRODUCER_LINGER_S": "0.2",
+            "TWEETLAKE_REPLAY_URI": "s3://bucket/replay/day.jsonl",
+            "TWEETLAKE_SYNTHETIC_SEED": "9",
+            "TWEETLAKE_SYNTHETIC_RATE": "0",
+            "TWEETLAKE_SYNTHETIC_LIMIT": "1000",
+        }
+    )
+    assert settings == IngestSettings(45.0, 0.2, "s3://bucket/replay/day.jsonl", 9, 0.0, 1000)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TWEETLAKE_SAFETY_MARGIN_S", "soon"),
+        ("TWEETLAKE_SAFETY_MARGIN_S", "-1"),
+        ("TWEETLAKE_SAFETY_MARGIN_S", "nan"),
+        ("TWEETLAKE_PRODUCER_LINGER_S", "600"),
+        ("TWEETLAKE_SYNTHETIC_SEED", "1.5"),
+        ("TWEETLAKE_SYNTHETIC_LIMIT", "-3"),
+        ("TWEETLAKE_REPLAY_URI", "s3://bucket-only"),
+    ],
+)
+def test_malformed_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_ingest_settings({variable: value})
+    assert info.value.variable == variable
+    assert value in str(info.value)
+
+
+def context(**settings: Any) -> SourceContext:
+    def no_client(service: str) -> Any:
+        raise AssertionError(f"no {service} client expected")
+
+    return SourceContext(settings=IngestSettings(**settings), checkpoint=None, client=no_client)
+
+
+def test_factory_builds_synthetic_and_replay() -> None:
+    assert isinstance(build_source("synthetic", context()), SyntheticSource)
+    assert isinstance(build_source("replay", context(replay_uri="/tmp/x.jsonl")), ReplaySource)
+
+
+def test_replay_without_a_uri_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="TWEETLAKE_REPLAY_URI is not set"):
+        build_source("replay", context())
+
+
+@pytest.mark.parametrize("name", ["v2", "v1.1"])
+def test_live_sources_say_they_are_not_available_yet(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_source(name, context())
+    assert info.value.variable == "TWEETLAKE_SOURCE"
+    assert "not available" in str(info.value) and "synthetic or replay" in str(info.value)
+
+
+def test_records_are_newline_terminated_json_keyed_by_author() -> None:
+    (tweet,) = normalize_line(own_lines("v1_statuses.jsonl")[0])
+    assert tweet.envelope is not None
+    data, key, tweet_id = encode_record(tweet.envelope)
+    assert data.endswith(b"}\n") and data.count(b"\n") == 1
+    assert key == "1800000000000000001"
+    assert tweet_id == 1992345678901234567
+    (compliance,) = normalize_line(own_lines("v2_compliance.jsonl")[1])
+    assert compliance.envelope is not None
+    _, key, tweet_id = encode_record(compliance.envelope)
+    assert key == "1992360000000000001" and tweet_id is None  # no author: the tweet id

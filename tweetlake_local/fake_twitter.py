@@ -84,6 +84,11 @@ def repeat(line: bytes, count: int, per_chunk: int = 64) -> Action:
     return ("repeat", (_b(line) + b"\r\n", count, per_chunk))
 
 
+def blob(data: bytes, times: int = 1, chunk_size: int = 64 * 1024) -> Action:
+    """``data`` (many lines) ``times`` over, in chunks of ``chunk_size`` bytes."""
+    return ("blob", (data, times, chunk_size))
+
+
 def operational_disconnect() -> Action:
     return lines(
         {
@@ -380,6 +385,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(block)
             if count % per_chunk:
                 self._chunk(line * (count % per_chunk))
+        elif kind == "blob":
+            data, times, size = arg
+            pieces = [data[i : i + size] for i in range(0, len(data), size)]
+            for _ in range(times):
+                for piece in pieces:
+                    self._chunk(piece)
         elif kind == "stall":
             self.fake._stop.wait(arg)
             return not self.fake._stop.is_set()

@@ -32,10 +32,10 @@ from chalicelib.checkpoint import Checkpoint
 from chalicelib.config import Settings, get_settings
 from chalicelib.ingest_settings import IngestSettings, load_ingest_settings
 from chalicelib.normalize import normalize_line
-from chalicelib.producer import KinesisProducer, OversizeRecordError
+from chalicelib.producer import KinesisProducer, UnsendableRecordError
 from chalicelib.quarantine import QuarantineEntry, write_quarantine
 from chalicelib.retry import Backoff
-from chalicelib.sources.base import Source, SourceRefusedError
+from chalicelib.sources.base import Source
 from chalicelib.sources.factory import SourceContext, build_source
 from chalicelib.timeutil import now_iso
 
@@ -56,7 +56,7 @@ class RunSummary:
     duration_s: float = 0.0
     put_records_calls: int = 0
     checkpoint: str | None = None
-    stopped_by: str = "source"
+    stopped_by: str = "source"  # or "deadline", "source_error"
     control_types: Counter[str] = field(default_factory=Counter)
     #: What a live source reports (failures, waits, rules, catch-up); empty for files.
     source: dict[str, Any] = field(default_factory=dict)
@@ -77,11 +77,14 @@ def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
     deletes name no author).
     """
     data = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    tweet_id = str(envelope.get("tweet_id") or "")
     if envelope["kind"] == "tweet":
         author = envelope.get("author") or {}
-        key = author.get("id") or envelope["tweet_id"]
-        return data, str(key), int(envelope["tweet_id"])
-    return data, str(envelope.get("author_id") or envelope["tweet_id"]), None
+        key = str(author.get("id") or tweet_id)
+        # A malformed id still travels (the consumer quarantines it) but never
+        # becomes the checkpoint.
+        return data, key, int(tweet_id) if tweet_id.isascii() and tweet_id.isdigit() else None
+    return data, str(envelope.get("author_id") or tweet_id), None
 
 
 class QuarantineBuffer:
@@ -139,32 +142,33 @@ class Ingestor:
         self._time_is_up = time_is_up
         self._now = now
         self.summary = RunSummary()
-        #: Set when the platform refused the source: raised once what was read is sent.
-        self.refused: SourceRefusedError | None = None
+        self.source_error: Exception | None = None
 
     def run(self) -> RunSummary:
         """Read, send, flush; raises only for infrastructure faults that survived retries."""
         summary = self.summary
         lines: Iterator[str | bytes] = self._source.lines()
         try:
-            if self._time_is_up():
-                summary.stopped_by = "deadline"
-            else:
-                for line in lines:
-                    summary.received += 1
-                    self._handle(line)
-                    self._producer.poll()
-                    if self._time_is_up():
-                        summary.stopped_by = "deadline"
-                        break
-                else:
+            while not self._time_is_up():
+                try:
+                    line = next(lines)
+                except StopIteration:
                     if self._time_is_up():  # a live source stops itself at the same time
                         summary.stopped_by = "deadline"
-        except SourceRefusedError as exc:
-            # 401/403, a rejected rule: end at once, but keep what was already read.
-            self.refused = exc
-            summary.stopped_by = "refused"
-            summary.error = str(exc)
+                    break
+                except Exception as exc:
+                    # The source broke (network, file) or was refused (401/403, a
+                    # rejected rule): what it gave us is still flushed below; the
+                    # run reports the error after that.
+                    self.source_error = exc
+                    summary.stopped_by = "source_error"
+                    summary.error = f"{type(exc).__name__}: {exc}"
+                    break
+                summary.received += 1
+                self._handle(line)
+                self._producer.poll()
+            else:
+                summary.stopped_by = "deadline"
         finally:
             self._source.stop()
             close = getattr(lines, "close", None)
@@ -191,7 +195,7 @@ class Ingestor:
                 data, key, tweet_id = encode_record(item.envelope)
                 try:
                     self._producer.put(data, key, tweet_id=tweet_id)
-                except OversizeRecordError as exc:
+                except UnsendableRecordError as exc:
                     self._reject(str(exc), data, ingested_at)
             elif item.kind == "control":
                 self.summary.control += 1
@@ -297,7 +301,8 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     summary.duration_s = round(time.monotonic() - started, 3)
     result = summary.as_dict()
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
-    if ingestor.refused is not None:
-        # What was read is in the stream and the checkpoint moved; now fail loudly.
-        raise ingestor.refused
+    if ingestor.source_error is not None:
+        # Everything read is in the stream and the checkpoint covers it; the
+        # run still fails so the error shows in Lambda's metrics and logs.
+        raise ingestor.source_error
     return result

@@ -16,9 +16,10 @@ of that key is sent. Tweets come from millions of authors and the platform
 caps one account at 2,400 posts a day, so calls still fill to 500 in practice;
 a pathological hot key only costs extra calls, never order.
 
-Nothing is dropped silently: a record over the 1 MiB Kinesis limit raises
-:class:`OversizeRecordError` at :meth:`KinesisProducer.put` (the caller
-quarantines it), and entries that still fail after the bounded retries raise
+Nothing is dropped silently: a record over the 1 MiB Kinesis limit (or with
+an unusable partition key) raises :class:`UnsendableRecordError` at
+:meth:`KinesisProducer.put` (the caller quarantines it), and entries that
+still fail after the bounded retries raise
 :class:`~chalicelib.retry.RetriesExhaustedError` with the unsent records kept
 in :attr:`KinesisProducer.pending`.
 """
@@ -63,7 +64,11 @@ RETRYABLE_CALL_ERRORS = frozenset(
 )
 
 
-class OversizeRecordError(ValueError):
+class UnsendableRecordError(ValueError):
+    """Kinesis would reject this record whatever we do: the caller quarantines it."""
+
+
+class OversizeRecordError(UnsendableRecordError):
     """A record is larger than Kinesis accepts (data + partition key > 1 MiB)."""
 
     def __init__(self, size: int) -> None:
@@ -148,7 +153,9 @@ class KinesisProducer:
     def put(self, data: bytes, partition_key: str, *, tweet_id: int | None = None) -> None:
         """Buffer one record, sending calls as they fill; raises for an oversize record."""
         if not 1 <= len(partition_key) <= 256:
-            raise ValueError(f"partition key must be 1-256 characters, got {len(partition_key)}")
+            raise UnsendableRecordError(
+                f"partition key must be 1-256 characters, got {len(partition_key)}"
+            )
         size = record_size(data, partition_key)
         if size > MAX_RECORD_BYTES:
             raise OversizeRecordError(size)

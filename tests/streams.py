@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +112,27 @@ class MemoryKinesis:
             )
             results.append({"SequenceNumber": str(seq), "ShardId": "shardId-000000000000"})
         return {"FailedRecordCount": 0, "Records": results}
+
+
+class ListSource:
+    """A source over fixed lines; ``fail_after`` makes it raise like a dropped connection."""
+
+    source_api = "replay"
+
+    def __init__(self, lines: list[str | bytes], fail_after: int | None = None) -> None:
+        self._lines = lines
+        self._fail_after = fail_after
+        self.stopped = False
+
+    @property
+    def reconnects(self) -> int:
+        return 0
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def lines(self) -> Iterator[str | bytes]:
+        for index, line in enumerate(self._lines):
+            if index == self._fail_after:
+                raise ConnectionError("stream dropped (injected)")
+            yield line

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from chalicelib.retry import Backoff, RetriesExhaustedError
 from chalicelib.sources.synthetic import SyntheticSource, SyntheticStream
 from tests.conftest import AwsHarness
 from tests.paths import OWN_TWITTER, own_lines
-from tests.streams import FlakyKinesis, by_partition_key, read_stream
+from tests.streams import FlakyKinesis, ListSource, by_partition_key, read_stream
 
 
 def scheduled_event() -> dict[str, Any]:
@@ -66,26 +65,6 @@ def shrinking_context(budget_s: float, step_s: float) -> LambdaContext:
     )
 
 
-class ListSource:
-    """A source over fixed lines (what a test needs and nothing else)."""
-
-    source_api = "replay"
-
-    def __init__(self, lines: list[str | bytes]) -> None:
-        self._lines = lines
-        self.stopped = False
-
-    @property
-    def reconnects(self) -> int:
-        return 0
-
-    def stop(self) -> None:
-        self.stopped = True
-
-    def lines(self) -> Iterator[str | bytes]:
-        yield from self._lines
-
-
 def client(aws_h: AwsHarness, service: str) -> Any:
     return aws.client(service, aws_h.settings.region)
 
@@ -105,6 +84,7 @@ def test_stops_before_the_deadline_with_everything_read_in_the_stream(
     WHEN the scheduled function runs on the synthetic source
     THEN it stops at the margin and every tweet and delete it read is in the stream."""
     monkeypatch.setenv("TWEETLAKE_SYNTHETIC_RATE", "0")
+    monkeypatch.setenv("TWEETLAKE_PRODUCER_LINGER_S", "60")  # calls fill by count, not time
     context = shrinking_context(budget_s=100, step_s=0.05)
     summary = app.handler_map["ingest"](scheduled_event(), context)
     assert summary["received"] > 1000
@@ -266,3 +246,18 @@ def test_a_live_source_without_its_settings_is_a_clear_config_error(
     monkeypatch.delenv("TWEETLAKE_V2_RULES", raising=False)
     with pytest.raises(ConfigError, match=r"TWEETLAKE_V2_RULES is not set"):
         app.handler_map["ingest"](scheduled_event(), shrinking_context(600, 0.0))
+
+
+def test_a_dropped_source_sends_what_it_read_then_fails_the_run(aws: AwsHarness) -> None:
+    lines: list[str | bytes] = list(own_lines("v1_statuses.jsonl"))
+    with pytest.raises(ConnectionError):
+        run_ingest(
+            scheduled_event(),
+            shrinking_context(600, 0.0),
+            IngestDeps(source=ListSource(lines, fail_after=2)),
+        )
+    records = stream_records(aws)
+    assert len(records) == 2
+    sent_ids = [int(json.loads(r.data)["tweet_id"]) for r in records]
+    stored = Checkpoint(client(aws, "dynamodb"), aws.settings.state_table).read()
+    assert stored == max(sent_ids)

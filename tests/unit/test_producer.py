@@ -184,3 +184,22 @@ def test_a_backlog_of_one_key_is_drained_when_the_buffer_is_too_long() -> None:
     assert 0 < len(p.pending) <= 600  # sent one at a time, order kept
     p.close()
     assert [r.data for r in kinesis.records] == [b"%d\n" % i for i in range(700)]
+
+
+def test_a_held_back_record_lingers_from_when_its_key_is_free() -> None:
+    """GIVEN two records of one key WHEN the first goes out on linger
+    THEN the second waits its own linger from that call, not from its arrival."""
+    kinesis = MemoryKinesis()
+    clock = FakeClock()
+    p, _ = producer(kinesis, clock=clock, linger_s=0.5)
+    p.put(b"1\n", "k")
+    p.put(b"2\n", "k")
+    clock.now += 0.5
+    p.poll()
+    assert [len(c) for c in kinesis.calls] == [1]
+    clock.now += 0.4
+    p.poll()
+    assert len(kinesis.calls) == 1
+    clock.now += 0.1
+    p.poll()
+    assert [r.data for r in kinesis.records] == [b"1\n", b"2\n"]

@@ -1,0 +1,70 @@
+"""The ingest loop with in-memory twins: what it reads ends up sent, quarantined or counted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.ingest import Ingestor, QuarantineBuffer, encode_record
+from chalicelib.producer import KinesisProducer
+from tests.paths import own_lines
+from tests.streams import ListSource, MemoryKinesis
+
+
+class MemoryS3:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:
+        self.objects[Key] = Body
+
+
+def ingestor(lines: list[str | bytes], **kwargs: Any) -> tuple[Ingestor, MemoryKinesis, MemoryS3]:
+    kinesis, s3 = MemoryKinesis(), MemoryS3()
+    source = ListSource(lines, **kwargs)
+    quarantine = QuarantineBuffer(s3, "lake", "run-1", "2026-01-01", chunk=2)
+    run = Ingestor(
+        source,
+        KinesisProducer(kinesis, "s"),
+        quarantine,
+        time_is_up=lambda: False,
+        now=lambda: "2026-01-01T00:00:00.000Z",
+    )
+    return run, kinesis, s3
+
+
+def test_counts_add_up_and_controls_are_typed() -> None:
+    lines: list[str | bytes] = [*own_lines("v1_statuses.jsonl"), *own_lines("v1_control.jsonl")]
+    run, kinesis, _s3 = ingestor(lines)
+    summary = run.run()
+    assert summary.received == len(lines)
+    assert summary.received == summary.sent + summary.control + summary.quarantined
+    assert summary.sent == len(kinesis.records)
+    assert summary.control_types["limit"] == 1 and summary.control_types["keep_alive"] >= 1
+
+
+def test_unsendable_records_are_quarantined_not_fatal() -> None:
+    no_ids = json.dumps({"user": {}, "id": None, "text": "x", "created_at": None})
+    lines: list[str | bytes] = [no_ids, b"\xff\xfe", own_lines("v1_statuses.jsonl")[0]]
+    run, _kinesis, s3 = ingestor(lines)
+    summary = run.run()
+    assert (summary.sent, summary.quarantined) == (1, 2)
+    assert sorted(s3.objects) == [
+        "quarantine/dt=2026-01-01/producer-run-1-0000.jsonl",  # chunks of two entries
+    ]
+    reasons = [json.loads(x)["reason"] for x in s3.objects[sorted(s3.objects)[0]].splitlines()]
+    assert "partition key" in reasons[0] and reasons[1].startswith("not UTF-8")
+
+
+def test_a_broken_source_still_flushes_what_it_gave() -> None:
+    run, kinesis, _ = ingestor(list(own_lines("v1_statuses.jsonl")), fail_after=3)
+    summary = run.run()
+    assert summary.stopped_by == "source_error"
+    assert isinstance(run.source_error, ConnectionError)
+    assert summary.received == 3 and len(kinesis.records) == summary.sent == 3
+
+
+def test_a_malformed_tweet_id_never_becomes_the_checkpoint() -> None:
+    envelope = {"kind": "tweet", "tweet_id": "12a", "author": {"id": "7"}}
+    assert encode_record(envelope)[1:] == ("7", None)
+    assert encode_record({**envelope, "tweet_id": "١٢"})[2] is None  # non-ASCII digits

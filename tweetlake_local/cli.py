@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tweetlake_local.cost_cli import add_cost_command
 from tweetlake_local.emulator import MotoServer, aws_environment
-from tweetlake_local.lake_cli import add_lake_commands
+from tweetlake_local.lake_cli import add_lake_commands, add_redrive_command
 from tweetlake_local.stage import REPO_ROOT, stage_environment
 
 
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.set_defaults(func=run)
     add_lake_commands(sub)
     add_cost_command(sub)
+    add_redrive_command(sub)
     return parser
 
 

@@ -34,6 +34,7 @@ Why counts stay exact with plain ``BatchWriteItem`` puts (no transactions, no
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from chalicelib.items import created_hour, hour_item, tombstone_item
 
 LIVE = "live"
 DELETED = "deleted"
+# What a tombstone learned about the tweet it buried; kept when the tombstone is rewritten.
+TOMB_BOOKKEEPING = ("replaced", "deleted_author_id")
 
 
 @dataclass
@@ -52,7 +55,7 @@ class AuthorChange:
 
     delta: int = 0
     marks: dict[str, int] = field(default_factory=dict)
-    profile: tuple[str, int, dict[str, Any]] | None = None
+    profile: tuple[str, dict[str, Any]] | None = None
     first_seen: str | None = None
     last_seen: str | None = None
 
@@ -67,9 +70,9 @@ class AuthorChange:
             self.first_seen = created
         if self.last_seen is None or created > self.last_seen:
             self.last_seen = created
-        candidate = (created, int(tweet.tweet_id), tweet.profile)
-        if self.profile is None or candidate[:2] > self.profile[:2]:
-            self.profile = candidate
+        key = profile_key(tweet)
+        if self.profile is None or newer_profile(key, tweet.profile, *self.profile):
+            self.profile = (key, tweet.profile)
 
 
 @dataclass
@@ -79,6 +82,31 @@ class Plan:
     content: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     authors: list[dict[str, Any]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+
+
+def profile_key(tweet: TweetRecord) -> str:
+    """Which profile snapshot is newer: the newest tweet's, then the latest fetch of it.
+
+    ``created_at#<tweet id, 20 digits>#ingested_at`` sorts as text. A replayed
+    old file has a new ``ingested_at`` but old tweets, so the tweet's own time
+    leads; two copies of one tweet (stream, then a later backfill) tie on it and
+    the later fetch wins.
+    """
+    ingested = str(tweet.item.get("ingested_at", ""))
+    return f"{tweet.created_at}#{int(tweet.tweet_id):020d}#{ingested}"
+
+
+def newer_profile(
+    key: str, profile: Mapping[str, Any], held_key: str, held: Mapping[str, Any]
+) -> bool:
+    """Total order on profile snapshots, so the winner never depends on arrival order."""
+    if key != held_key:
+        return key > held_key
+    return _canonical(profile) > _canonical(held)
+
+
+def _canonical(profile: Mapping[str, Any]) -> str:
+    return json.dumps(profile, sort_keys=True, ensure_ascii=False)
 
 
 def applied_seq(author: Mapping[str, Any] | None, shard: str) -> int:
@@ -176,13 +204,16 @@ def plan(
                         if replaced == origin and owed(record.author_id, origin):
                             author.delta += 1
                             counts["recovered"] += 1
-                    elif replaced is None or origin < replaced:
-                        current = {
-                            **current,
-                            "replaced": origin.attr(),
-                            "deleted_author_id": record.author_id,
-                        }
-                        dirty = True
+                    else:
+                        if replaced is None or origin < replaced:
+                            current = {
+                                **current,
+                                "replaced": origin.attr(),
+                                "deleted_author_id": record.author_id,
+                            }
+                            dirty = True
+                        # The delete's effect on this author is settled (the tweet never
+                        # counted): say so on every pass, a retry after a crash included.
                         author.mark(buried_by)
             else:
                 if current is None:
@@ -223,6 +254,20 @@ def plan(
                         counts["recovered"] += 1
                     else:
                         counts["duplicates"] += 1
+                        if buried_by and buried_by.shard == origin.shard and origin < buried_by:
+                            # Same shard, lower sequence: an out-of-order delivery. Keep
+                            # the earlier notice, as in-order delivery would have. (Across
+                            # shards there is no order to restore: the first one stays.)
+                            current = {
+                                **current,
+                                **tombstone_item(
+                                    record.envelope,
+                                    origin=origin.attr(),
+                                    processed_at=processed_at,
+                                ),
+                                **{k: current[k] for k in TOMB_BOOKKEEPING if k in current},
+                            }
+                            dirty = True
         if dirty and current is not None and current != stored:
             result.content.append((tweets_table, current))
 
@@ -247,12 +292,12 @@ def author_item(
     item: dict[str, Any] = dict(stored) if stored else {"author_id": author_id, "tweet_count": 0}
     item["tweet_count"] = max(0, int(item.get("tweet_count", 0)) + change.delta)
     if change.profile is not None:
-        created, tweet_id, profile = change.profile
-        held = (str(item.get("profile_at", "")), int(item.get("profile_tweet_id", -1)))
-        if (created, tweet_id) > held:
+        key, profile = change.profile
+        held = item.get("profile_key")
+        if held is None or newer_profile(key, profile, str(held), item.get("profile") or {}):
             item["profile"] = profile
-            item["profile_at"] = created
-            item["profile_tweet_id"] = str(tweet_id)
+            item["profile_at"] = key[:24]
+            item["profile_key"] = key
     if change.first_seen is not None:
         first = item.get("first_seen")
         item["first_seen"] = change.first_seen if first is None else min(first, change.first_seen)

@@ -41,12 +41,23 @@ def created_hour(created_at: str) -> str:
     return created_at[:13]
 
 
+_CONTAINERS = (dict, list)
+
+
 def drop_nulls(value: Any) -> Any:
-    """Remove None values from nested dicts (DynamoDB items stay compact)."""
+    """Remove None values from nested dicts (DynamoDB items stay compact).
+
+    Recurses only into containers: the consumer calls this for every record,
+    and most values are scalars.
+    """
     if isinstance(value, dict):
-        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+        return {
+            k: drop_nulls(v) if isinstance(v, _CONTAINERS) else v
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
-        return [drop_nulls(v) for v in value]
+        return [drop_nulls(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value
 
 

@@ -26,7 +26,8 @@ Why counts stay exact with plain ``BatchWriteItem`` puts (no transactions, no
   delete came first and did not know the author, the later copy fills in
   ``replaced``/``deleted_author_id`` so the tombstone ends up as it would have
   had the tweet arrived first.
-* Of two copies of one tweet the one with the lower origin is kept, and author
+* Of two copies of one tweet from one shard the lower sequence number is kept
+  (across shards the first one stays: their sequence numbers do not compare), and author
   fields are order-free (count, min first_seen, max last_seen, the profile of
   the newest tweet), so batches applied out of order, or one batch several
   times, end in the tables one in-order delivery produces.
@@ -188,7 +189,10 @@ def plan(
                         counts["stored"] += 1
                         counts["recovered"] += 1
                     else:
-                        if held is None or origin < held:
+                        # Same shard, lower sequence: an out-of-order delivery; keep the
+                        # copy in-order delivery keeps. Across shards (a backfill's pseudo
+                        # shards, a reshard) sequence numbers do not compare: first stays.
+                        if held is None or (held.shard == origin.shard and origin < held):
                             current, dirty = record.item, True
                         counts["duplicates"] += 1
                 else:

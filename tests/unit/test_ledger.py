@@ -316,3 +316,16 @@ def without_watermarks(world: World) -> tuple[Any, ...]:
     for item in authors.values():
         item.pop("applied")
     return tweets, authors, hours
+
+
+def test_a_backfilled_copy_does_not_rewrite_the_stored_tweet() -> None:
+    """GIVEN a tweet stored from the stream WHEN the raw-zone backfill replays it under a
+    pseudo shard with a small line number THEN nothing is rewritten and nothing recounted."""
+    world = World()
+    world.apply([record(tweet_envelope(1, 5), SHARDS[0], 10**20)])
+    before = world.snapshot()
+    counts = world.apply([record(tweet_envelope(1, 5), "shardId-backfill-0123456789ab", 3)])
+    assert counts["duplicates"] == 1 and counts["tweets_written"] == 0
+    tweets, authors, hours = world.snapshot()
+    assert tweets == before[0] and hours == before[2]
+    assert authors["5"]["tweet_count"] == 1

@@ -49,7 +49,12 @@ View = Callable[..., Response]
 
 
 def answer(view: View) -> View:
-    """Turn what a view raises into the documented error responses."""
+    """Turn what a view raises into the documented error responses.
+
+    Refusals become 400/404, configuration and store faults 503 (with
+    ``Retry-After`` where retrying helps); a DynamoDB error that means our
+    request was wrong (e.g. ``ValidationException``) is a bug and becomes a 500.
+    """
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Response:
@@ -64,7 +69,8 @@ def answer(view: View) -> View:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code not in _RETRYABLE:
-                raise
+                log.exception("dynamodb refused a request: %s", code)
+                return error(500, "internal", "the server failed to answer; this is not your fault")
             log.warning("dynamodb unavailable: %s", code)
             response = error(503, "unavailable", f"the store is unavailable ({code}); retry")
             response.headers["Retry-After"] = "1"
@@ -74,6 +80,11 @@ def answer(view: View) -> View:
             response = error(503, "unavailable", f"the store is unreachable ({type(exc).__name__})")
             response.headers["Retry-After"] = "1"
             return response
+        except Exception:
+            # A fault of ours, never of the input (which is checked above): keep the
+            # error format, log the trace, and show the client nothing internal.
+            log.exception("unhandled error in %s", view.__name__)
+            return error(500, "internal", "the server failed to answer; this is not your fault")
 
     return wrapped
 

@@ -399,6 +399,26 @@ def test_missing_table_is_503_not_500(api: ApiClient, aws: AwsHarness) -> None:
     assert api.get("/users/1").status_code == 503
 
 
+def test_throttling_is_503_with_retry_after_and_a_bad_request_of_ours_is_a_json_500(
+    api: ApiClient, aws: AwsHarness
+) -> None:
+    """Faults injected on the app's own client with botocore's Stubber."""
+    from botocore.stub import Stubber
+
+    client = aws_module.client("dynamodb", aws.settings.region)
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "get_item", "ProvisionedThroughputExceededException", http_status_code=400
+        )
+        stub.add_client_error("get_item", "ValidationException", http_status_code=400)
+        throttled = api.get("/tweets/1")
+        broken = api.client.http.get("/tweets/1")
+    assert throttled.status_code == 503 and throttled.headers["Retry-After"] == "1"
+    assert broken.status_code == 500
+    assert broken.json_body["error"] == "internal"
+    assert "Validation" not in broken.json_body["message"]
+
+
 def test_write_methods_are_refused(api: ApiClient) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         response = api.client.http.request(method, "/tweets")

@@ -129,7 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NO_CREDENTIALS = (
+    "error: no AWS credentials found (botocore: Unable to locate credentials): run"
+    " `aws configure` or set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and"
+    " AWS_SECRET_ACCESS_KEY; against the local moto server pass --aws-endpoint"
+    " http://127.0.0.1:4566 instead (it sets dummy credentials)"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from botocore.exceptions import NoCredentialsError
+
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except NoCredentialsError:
+        print(NO_CREDENTIALS)
+        return 2
     return result

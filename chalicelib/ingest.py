@@ -17,6 +17,7 @@ where it was, so the next run, or a backfill, starts from before the gap.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -58,6 +59,9 @@ class RunSummary:
     checkpoint: str | None = None
     stopped_by: str = "source"  # or "deadline", "source_error"
     control_types: Counter[str] = field(default_factory=Counter)
+    #: What a live source reports (failures, waits, rules, catch-up); empty for files.
+    source: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -150,12 +154,16 @@ class Ingestor:
                 try:
                     line = next(lines)
                 except StopIteration:
+                    if self._time_is_up():  # a live source stops itself at the same time
+                        summary.stopped_by = "deadline"
                     break
                 except Exception as exc:
-                    # The source broke (network, file): what it gave us is still
-                    # flushed below; the run reports the error after that.
+                    # The source broke (network, file) or was refused (401/403, a
+                    # rejected rule): what it gave us is still flushed below; the
+                    # run reports the error after that.
                     self.source_error = exc
                     summary.stopped_by = "source_error"
+                    summary.error = f"{type(exc).__name__}: {exc}"
                     break
                 summary.received += 1
                 self._handle(line)
@@ -168,6 +176,9 @@ class Ingestor:
             if close is not None:
                 close()
             summary.reconnects = self._source.reconnects
+            report = getattr(self._source, "summary", None)
+            if callable(report):
+                summary.source = report()
             # Whatever happens to the stream, what was quarantined gets written.
             self._quarantine.flush()
             summary.quarantined = self._quarantine.count
@@ -210,6 +221,9 @@ class IngestDeps:
     source: Source | None = None
     ingest_settings: IngestSettings | None = None
     backoff: Backoff | None = None
+    #: Monotonic clock and sleep for live sources' deadline and reconnect waits.
+    clock: Callable[[], float] | None = None
+    sleep: Callable[[float], None] | None = None
 
 
 def deadline_check(context: Any, margin_s: float) -> Callable[[], bool]:
@@ -220,6 +234,14 @@ def deadline_check(context: Any, margin_s: float) -> Callable[[], bool]:
     return lambda: float(remaining()) / 1000.0 <= margin_s
 
 
+def source_deadline(context: Any, margin_s: float, clock: Callable[[], float]) -> float | None:
+    """When a live source must stop reading, on ``clock``: the same margin before the timeout."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return clock() + float(remaining()) / 1000.0 - margin_s
+
+
 def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict[str, Any]:
     """One scheduled run (the composition root); returns the run summary."""
     started = time.monotonic()
@@ -227,15 +249,24 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     settings: Settings = get_settings()
     options = deps.ingest_settings or load_ingest_settings(os.environ)
 
-    def client(service: str) -> Any:
-        return aws.client(service, settings.region)
-
-    kinesis = deps.kinesis or client("kinesis")
-    s3 = deps.s3 or client("s3")
-    checkpoint = Checkpoint(deps.dynamodb or client("dynamodb"), settings.state_table)
+    # Sources build their own clients by service name (replay: s3, live: secretsmanager).
+    client = functools.partial(aws.client, region=settings.region)
+    kinesis = deps.kinesis or aws.client("kinesis", settings.region)
+    s3 = deps.s3 or aws.client("s3", settings.region)
+    dynamodb = deps.dynamodb or aws.client("dynamodb", settings.region)
+    checkpoint = Checkpoint(dynamodb, settings.state_table)
     previous = checkpoint.read()
+    clock = deps.clock or time.monotonic
     source = deps.source or build_source(
-        settings.source, SourceContext(settings=options, checkpoint=previous, client=client)
+        settings.source,
+        SourceContext(
+            settings=options,
+            checkpoint=previous,
+            client=client,
+            deadline=source_deadline(context, options.safety_margin_s, clock),
+            clock=clock,
+            sleep=deps.sleep or time.sleep,
+        ),
     )
     run_key = str((event or {}).get("id") or getattr(context, "aws_request_id", "") or uuid.uuid4())
     quarantine = QuarantineBuffer(s3, settings.lake_bucket, run_key, now_iso()[:10])

@@ -13,6 +13,11 @@ from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 
+class SourceRefusedError(RuntimeError):
+    """The platform refused the source in a way retrying cannot fix (bad credentials,
+    a rejected rule, an invalid request): the ingest run keeps what it read, then fails."""
+
+
 @runtime_checkable
 class Source(Protocol):
     #: Which envelope ``source_api`` this source's records carry

@@ -2,13 +2,14 @@
 
 One registry maps a source name to a builder taking a :class:`SourceContext`
 (everything a source may need, built once per run). The live sources (``v2``,
-``v1.1``) plug in by replacing their entry in :data:`BUILDERS`; until then
-they fail with a :class:`~chalicelib.config.ConfigError` that says so, on the
-first tick after a deploy rather than somewhere inside a run.
+``v1.1``) are built by :func:`chalicelib.sources.live.build_live_source`,
+with the checkpoint (the v2 catch-up's ``since_id``) and the run's stop time.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +27,17 @@ class SourceContext:
     (None before the first run): a live source can resume or backfill after it
     (e.g. v2 recent search with ``since_id``); files and the generator ignore it.
     ``client`` builds a cached boto3 client for a service (S3 for replay,
-    Secrets Manager for credentials).
+    Secrets Manager for credentials). ``deadline`` is when a live source must
+    have stopped reading, on ``clock``'s scale; ``sleep`` is what its reconnect
+    waits call (tests inject both).
     """
 
     settings: IngestSettings
     checkpoint: int | None
     client: Callable[[str], Any]
+    deadline: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
 
 def _synthetic(ctx: SourceContext) -> Source:
@@ -57,12 +63,19 @@ def _replay(ctx: SourceContext) -> Source:
     return ReplaySource(uri, s3_client=lambda: ctx.client("s3"))
 
 
-def _not_available(name: str) -> Callable[[SourceContext], Source]:
+def _live(name: str) -> Callable[[SourceContext], Source]:
     def build(ctx: SourceContext) -> Source:
-        raise ConfigError(
-            "TWEETLAKE_SOURCE",
-            f"is {name!r}, whose live source is not available in this build yet",
-            "use synthetic or replay for now",
+        from chalicelib.sources.credentials import SECRET_SETTING
+        from chalicelib.sources.live import build_live_source
+
+        secret = os.environ.get(SECRET_SETTING, "").strip()
+        return build_live_source(
+            name,
+            since_id=str(ctx.checkpoint) if ctx.checkpoint is not None else None,
+            deadline=ctx.deadline,
+            clock=ctx.clock,
+            sleep=ctx.sleep,
+            secrets_client=ctx.client("secretsmanager") if secret else None,
         )
 
     return build
@@ -71,8 +84,8 @@ def _not_available(name: str) -> Callable[[SourceContext], Source]:
 BUILDERS: dict[str, Callable[[SourceContext], Source]] = {
     "synthetic": _synthetic,
     "replay": _replay,
-    "v2": _not_available("v2"),
-    "v1.1": _not_available("v1.1"),
+    "v2": _live("v2"),
+    "v1.1": _live("v1.1"),
 }
 
 

@@ -239,11 +239,12 @@ def test_replays_an_s3_object(aws: AwsHarness, monkeypatch: pytest.MonkeyPatch) 
     assert summary["stopped_by"] == "source"
 
 
-def test_a_live_source_is_a_clear_config_error(
+def test_a_live_source_without_its_settings_is_a_clear_config_error(
     aws: AwsHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TWEETLAKE_SOURCE", "v2")
-    with pytest.raises(ConfigError, match=r"TWEETLAKE_SOURCE is 'v2'.*not available"):
+    monkeypatch.delenv("TWEETLAKE_V2_RULES", raising=False)
+    with pytest.raises(ConfigError, match=r"TWEETLAKE_V2_RULES is not set"):
         app.handler_map["ingest"](scheduled_event(), shrinking_context(600, 0.0))
 
 

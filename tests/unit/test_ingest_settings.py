@@ -72,12 +72,46 @@ def test_replay_without_a_uri_is_a_config_error() -> None:
         build_source("replay", context())
 
 
-@pytest.mark.parametrize("name", ["v2", "v1.1"])
-def test_live_sources_say_they_are_not_available_yet(name: str) -> None:
+LIVE_ENV = {
+    "TWITTER_BEARER_TOKEN": "b",
+    "TWITTER_CONSUMER_KEY": "ck",
+    "TWITTER_CONSUMER_SECRET": "cs",
+    "TWITTER_ACCESS_TOKEN": "at",
+    "TWITTER_ACCESS_TOKEN_SECRET": "ats",
+    "TWEETLAKE_V2_RULES": '["lakes"]',
+    "TWEETLAKE_V1_TRACK": "lakes",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "missing"), [("v2", "TWEETLAKE_V2_RULES"), ("v1.1", "TWEETLAKE_V1_TRACK")]
+)
+def test_live_sources_without_their_settings_name_what_is_missing(
+    name: str, missing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in (*LIVE_ENV, "TWEETLAKE_TWITTER_SECRET"):
+        monkeypatch.delenv(key, raising=False)
     with pytest.raises(ConfigError) as info:
         build_source(name, context())
-    assert info.value.variable == "TWEETLAKE_SOURCE"
-    assert "not available" in str(info.value) and "synthetic or replay" in str(info.value)
+    assert info.value.variable == missing
+
+
+@pytest.mark.parametrize("name", ["v2", "v1.1"])
+def test_live_sources_get_the_checkpoint_and_the_deadline(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.sources.http_stream import HttpStreamSource
+
+    monkeypatch.delenv("TWEETLAKE_TWITTER_SECRET", raising=False)
+    for key, value in LIVE_ENV.items():
+        monkeypatch.setenv(key, value)
+    ctx = SourceContext(
+        settings=IngestSettings(), checkpoint=42, client=context().client, deadline=123.0
+    )
+    source = build_source(name, ctx)
+    assert isinstance(source, HttpStreamSource) and source.source_api == name
+    assert source.deadline.at == 123.0
+    assert getattr(source, "since_id", "42") == "42"
 
 
 def test_records_are_newline_terminated_json_keyed_by_author() -> None:

@@ -1,0 +1,217 @@
+# Alarms, all to one SNS topic; docs/deploy.md lists them with what each
+# means. Missing data is "not breaching" unless the
+# absence of data is itself the problem (ingest silence).
+
+resource "aws_sns_topic" "alarms" {
+  #checkov:skip=CKV_AWS_26:CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key (its key policy cannot grant cloudwatch.amazonaws.com); alarm messages hold metric names, no data.
+  name = "${local.prefix}-alarms"
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count = var.alarm_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+locals {
+  alarm_actions = [aws_sns_topic.alarms.arn]
+}
+
+# --- consumer lag --------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "consume_iterator_age" {
+  alarm_name          = "${local.prefix}-consume-iterator-age"
+  alarm_description   = "The consumer is falling behind the stream: its oldest unprocessed record is older than ${var.iterator_age_alarm_ms / 60000} minutes. Records expire after ${var.stream_retention_hours} hours."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = local.lambda_functions.consume }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.iterator_age_alarm_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "stream_iterator_age" {
+  alarm_name          = "${local.prefix}-stream-iterator-age"
+  alarm_description   = "Some reader of ${local.stream_name} (consumer or Firehose) is more than ${var.iterator_age_alarm_ms / 60000} minutes behind."
+  namespace           = "AWS/Kinesis"
+  metric_name         = "GetRecords.IteratorAgeMilliseconds"
+  dimensions          = { StreamName = aws_kinesis_stream.tweets.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.iterator_age_alarm_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "stream_read_throttled" {
+  alarm_name          = "${local.prefix}-stream-read-throttled"
+  alarm_description   = "Reads of ${local.stream_name} are throttled for 15 minutes: the readers exceed a shard's 2 MB/s or 5 calls/s. Add shards (PROVISIONED) or check for an extra reader."
+  namespace           = "AWS/Kinesis"
+  metric_name         = "ReadProvisionedThroughputExceeded"
+  dimensions          = { StreamName = aws_kinesis_stream.tweets.name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "ingest_silence" {
+  count = var.ingest_silence_alarm ? 1 : 0
+
+  alarm_name          = "${local.prefix}-ingest-silence"
+  alarm_description   = "No record reached ${local.stream_name} for 30 minutes: check the ingest function's logs (credentials, source, errors)."
+  namespace           = "AWS/Kinesis"
+  metric_name         = "IncomingRecords"
+  dimensions          = { StreamName = aws_kinesis_stream.tweets.name }
+  statistic           = "Sum"
+  period              = 600
+  evaluation_periods  = 3
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# --- the functions ---------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  for_each = local.lambda_functions
+
+  alarm_name          = "${each.value}-errors"
+  alarm_description   = "The ${each.key} function (${each.value}) raised errors. For consume, Lambda retries the failing batch and the shard waits behind it."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  for_each = local.lambda_functions
+
+  alarm_name          = "${each.value}-throttles"
+  alarm_description   = "Invocations of the ${each.key} function (${each.value}) were throttled (account concurrency, or reserved concurrency too low)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# --- the lake (Firehose) ---------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "firehose_freshness" {
+  alarm_name          = "${local.prefix}-lake-freshness"
+  alarm_description   = "The oldest record in ${local.firehose_name} waited more than 15 minutes beyond the buffer interval to reach curated/: delivery is failing or retrying."
+  namespace           = "AWS/Firehose"
+  metric_name         = "DeliveryToS3.DataFreshness"
+  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.firehose_buffer_interval_s + 900
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "firehose_delivery_failures" {
+  alarm_name          = "${local.prefix}-lake-delivery-failures"
+  alarm_description   = "Some Parquet deliveries of ${local.firehose_name} to curated/ failed (see its log group; failed data lands in firehose-errors/)."
+  namespace           = "AWS/Firehose"
+  metric_name         = "DeliveryToS3.Success"
+  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "firehose_backup_failures" {
+  alarm_name          = "${local.prefix}-lake-raw-backup-failures"
+  alarm_description   = "Some raw/ backups of ${local.firehose_name} failed: the lossless copy has gaps (see its log group)."
+  namespace           = "AWS/Firehose"
+  metric_name         = "BackupToS3.Success"
+  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "firehose_conversion_failures" {
+  alarm_name          = "${local.prefix}-lake-conversion-failures"
+  alarm_description   = "Firehose could not convert records to Parquet (schema mismatch with the Glue table); they are in firehose-errors/curated/ and, intact, in raw/."
+  namespace           = "AWS/Firehose"
+  metric_name         = "FailedConversion.Records"
+  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# --- quarantine --------------------------------------------------------------------
+
+# The consumer emits an EMF metric "Quarantined" in namespace "tweetlake". A
+# Metrics Insights query sums it over whatever dimensions the code attaches,
+# so the alarm does not break when a dimension is added. It covers every
+# stage that reports into this account and region under that namespace.
+resource "aws_cloudwatch_metric_alarm" "quarantine" {
+  alarm_name          = "${local.prefix}-quarantine"
+  alarm_description   = "Records landed in s3://${local.lake_bucket_name}/${local.quarantine_pfx} (undecodable or invalid). Read the reasons there, fix, re-drive."
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "quarantined"
+    label       = "Records quarantined"
+    expression  = "SELECT SUM(Quarantined) FROM ${local.metrics_namespace}"
+    period      = 300
+    return_data = true
+  }
+}

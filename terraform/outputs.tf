@@ -1,0 +1,101 @@
+# What the Chalice stage needs (python -m tweetlake_local.chalice_config reads
+# `terraform output -json`) and what an operator looks for.
+
+output "stage" {
+  description = "Stage these resources belong to (the Chalice stage to deploy)."
+  value       = var.stage
+}
+
+output "region" {
+  description = "Region of every resource; deploy the Chalice app to the same one."
+  value       = var.region
+}
+
+output "stream_name" {
+  description = "Kinesis stream the ingest function writes and the consumer reads (TWEETLAKE_STREAM)."
+  value       = aws_kinesis_stream.tweets.name
+}
+
+output "stream_arn" {
+  description = "ARN of the Kinesis stream."
+  value       = aws_kinesis_stream.tweets.arn
+}
+
+output "tweets_table" {
+  description = "DynamoDB table of tweets (TWEETLAKE_TWEETS_TABLE)."
+  value       = aws_dynamodb_table.tweets.name
+}
+
+output "authors_table" {
+  description = "DynamoDB table of authors (TWEETLAKE_AUTHORS_TABLE)."
+  value       = aws_dynamodb_table.authors.name
+}
+
+output "state_table" {
+  description = "DynamoDB table of checkpoints and the hour directory (TWEETLAKE_STATE_TABLE)."
+  value       = aws_dynamodb_table.state.name
+}
+
+output "lake_bucket" {
+  description = "S3 bucket of the lake (TWEETLAKE_LAKE_BUCKET): raw/, curated/, quarantine/, athena-results/, firehose-errors/, replay/."
+  value       = aws_s3_bucket.lake.bucket
+}
+
+output "twitter_secret_arn" {
+  description = "Secrets Manager secret holding the Twitter/X credentials (TWEETLAKE_TWITTER_SECRET); its value is put out of band."
+  value       = aws_secretsmanager_secret.twitter.arn
+}
+
+output "lambda_role_arns" {
+  description = "IAM role of each Chalice function, keyed by Chalice function name (ingest, consume, api_handler)."
+  value = {
+    ingest      = aws_iam_role.ingest.arn
+    consume     = aws_iam_role.consume.arn
+    api_handler = aws_iam_role.api.arn
+  }
+}
+
+output "lambda_function_names" {
+  description = "Function names Chalice will create, which the log groups and alarms are named after."
+  value       = local.lambda_functions
+}
+
+output "firehose_name" {
+  description = "Firehose delivery stream writing curated/ (Parquet) and raw/ (JSON lines backup)."
+  value       = aws_kinesis_firehose_delivery_stream.lake.name
+}
+
+output "glue_database" {
+  description = "Glue database of the curated table (Athena: SELECT ... FROM <glue_database>.tweets)."
+  value       = aws_glue_catalog_database.lake.name
+}
+
+output "glue_raw_database" {
+  description = "Glue database the raw-zone crawler writes."
+  value       = aws_glue_catalog_database.raw.name
+}
+
+output "curated_table" {
+  description = "Glue table of the curated Parquet zone."
+  value       = aws_glue_catalog_table.tweets.name
+}
+
+output "crawler_name" {
+  description = "Glue crawler over raw/ (start it by hand with aws glue start-crawler --name ...)."
+  value       = aws_glue_crawler.raw.name
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup to run queries in (aws athena start-query-execution --work-group ...)."
+  value       = aws_athena_workgroup.this.name
+}
+
+output "named_queries" {
+  description = "Athena named query ids, by name (one per sql/*.sql file)."
+  value       = { for name, query in aws_athena_named_query.sql : trimsuffix(name, ".sql") => query.id }
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies; subscribe pagers or chat here."
+  value       = aws_sns_topic.alarms.arn
+}

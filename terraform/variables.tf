@@ -1,0 +1,235 @@
+# Inputs. Every stage sets these in stages/<stage>.tfvars; defaults are the
+# values a small production deployment wants, so a tfvars file only says how a
+# stage differs.
+
+variable "project" {
+  type        = string
+  description = "Prefix of every resource name (<project>-<stage>-<thing>). The Chalice app and chalicelib/config.py assume tweetlake."
+  default     = "tweetlake"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.project))
+    error_message = "project must be 2-16 characters: lowercase letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "stage" {
+  type        = string
+  description = "Deployment stage, e.g. dev or prod. Must match the Chalice stage name you deploy with (chalice deploy --stage <stage>)."
+
+  validation {
+    # Same rule as chalicelib/config.py (_STAGE_RE), so a name Terraform accepts the app accepts too.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.stage))
+    error_message = "stage must be 1-16 characters: lowercase letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "AWS region for every resource (the Chalice functions must be deployed to the same region)."
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like eu-west-1."
+  }
+}
+
+variable "stream_mode" {
+  type        = string
+  description = "Kinesis capacity mode: ON_DEMAND (pay per GB, scales itself) or PROVISIONED (pay per shard-hour; cheaper at a steady rate)."
+  default     = "ON_DEMAND"
+
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
+    error_message = "stream_mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "stream_shard_count" {
+  type        = number
+  description = "Shards when stream_mode is PROVISIONED (ignored for ON_DEMAND). One shard takes 1 MB/s or 1,000 records/s in and gives 2 MB/s out, shared by the consumer and Firehose."
+  default     = 1
+
+  validation {
+    condition     = var.stream_shard_count >= 1 && floor(var.stream_shard_count) == var.stream_shard_count
+    error_message = "stream_shard_count must be a whole number >= 1."
+  }
+}
+
+variable "stream_retention_hours" {
+  type        = number
+  description = "How long Kinesis keeps records: the window to fix and recover a failing consumer before records expire (Lambda retries a failing batch until then)."
+  default     = 168
+
+  validation {
+    condition     = var.stream_retention_hours >= 24 && var.stream_retention_hours <= 8760
+    error_message = "stream_retention_hours must be between 24 and 8760."
+  }
+}
+
+variable "firehose_buffer_size_mb" {
+  type        = number
+  description = "Firehose buffer before it writes a Parquet file to curated/ (MiB). Record format conversion needs at least 64."
+  default     = 128
+
+  validation {
+    condition     = var.firehose_buffer_size_mb >= 64 && var.firehose_buffer_size_mb <= 128
+    error_message = "firehose_buffer_size_mb must be between 64 (the minimum with format conversion) and 128."
+  }
+}
+
+variable "firehose_buffer_interval_s" {
+  type        = number
+  description = "Longest Firehose waits before writing curated/ and raw/ files (seconds): the lake's freshness versus file count."
+  default     = 300
+
+  validation {
+    condition     = var.firehose_buffer_interval_s >= 60 && var.firehose_buffer_interval_s <= 900
+    error_message = "firehose_buffer_interval_s must be between 60 and 900."
+  }
+}
+
+variable "raw_buffer_size_mb" {
+  type        = number
+  description = "Firehose buffer before it writes a gzip JSON-lines file of the source records to raw/ (MiB)."
+  default     = 64
+
+  validation {
+    condition     = var.raw_buffer_size_mb >= 1 && var.raw_buffer_size_mb <= 128
+    error_message = "raw_buffer_size_mb must be between 1 and 128."
+  }
+}
+
+variable "athena_bytes_scanned_cutoff" {
+  type        = number
+  description = "Athena cancels any query of the workgroup that scans more than this many bytes (cost guard). Athena's minimum is 10 MB."
+  default     = 10737418240
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff >= 10485760
+    error_message = "athena_bytes_scanned_cutoff must be at least 10485760 (10 MB), Athena's minimum."
+  }
+}
+
+variable "alarm_email" {
+  type        = string
+  description = "E-mail address subscribed to the alarm topic (confirm the subscription mail). null: no subscription; subscribe something else to the topic."
+  default     = null
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the Lambda, Firehose and crawler log groups this module creates."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "raw_transition_days" {
+  type        = number
+  description = "Days after which raw/ objects move to S3 Standard-IA (raw is read for replays and audits, rarely)."
+  default     = 30
+
+  validation {
+    condition     = var.raw_transition_days >= 30
+    error_message = "raw_transition_days must be at least 30 (S3's minimum for STANDARD_IA)."
+  }
+}
+
+variable "quarantine_expiration_days" {
+  type        = number
+  description = "Days quarantined records (quarantine/) are kept: long enough to notice, fix and re-drive."
+  default     = 90
+
+  validation {
+    condition     = var.quarantine_expiration_days >= 1
+    error_message = "quarantine_expiration_days must be at least 1."
+  }
+}
+
+variable "athena_results_expiration_days" {
+  type        = number
+  description = "Days Athena query results (athena-results/) are kept."
+  default     = 7
+
+  validation {
+    condition     = var.athena_results_expiration_days >= 1
+    error_message = "athena_results_expiration_days must be at least 1."
+  }
+}
+
+variable "firehose_errors_expiration_days" {
+  type        = number
+  description = "Days records Firehose could not convert or deliver (firehose-errors/) are kept."
+  default     = 90
+
+  validation {
+    condition     = var.firehose_errors_expiration_days >= 1
+    error_message = "firehose_errors_expiration_days must be at least 1."
+  }
+}
+
+variable "projection_start_date" {
+  type        = string
+  description = "First dt (yyyy-MM-dd) Athena's partition projection considers for the curated table; queries without a dt filter enumerate every day from here."
+  default     = "2024-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.projection_start_date))
+    error_message = "projection_start_date must be yyyy-MM-dd."
+  }
+}
+
+variable "crawler_schedule" {
+  type        = string
+  description = "When the Glue crawler over raw/ runs (EventBridge cron, UTC). Each run is billed at least 10 minutes of DPU time, so daily is the default."
+  default     = "cron(30 2 * * ? *)"
+}
+
+variable "iterator_age_alarm_ms" {
+  type        = number
+  description = "Alarm when the consumer's oldest unread record is older than this (ms). The ingest function writes every 10 minutes, so the default leaves room for one slow batch."
+  default     = 900000
+
+  validation {
+    condition     = var.iterator_age_alarm_ms >= 60000
+    error_message = "iterator_age_alarm_ms must be at least 60000 (one minute)."
+  }
+}
+
+variable "dynamodb_deletion_protection" {
+  type        = bool
+  description = "Refuse to delete the DynamoDB tables (turn off in throwaway stages so terraform destroy works)."
+  default     = true
+}
+
+variable "secret_recovery_window_days" {
+  type        = number
+  description = "Days a deleted Twitter credentials secret can still be restored (0 deletes at once: throwaway stages only)."
+  default     = 7
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
+  }
+}
+
+variable "lake_bucket_name" {
+  type        = string
+  description = "Override the lake bucket's name. null: <project>-<stage>-lake-<account id>-<region>, unique across AWS without coordination."
+  default     = null
+
+  validation {
+    condition     = var.lake_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.lake_bucket_name))
+    error_message = "lake_bucket_name must be a valid S3 bucket name (3-63 characters: a-z 0-9 . -)."
+  }
+}
+
+variable "ingest_silence_alarm" {
+  type        = bool
+  description = "Alarm when nothing reaches the stream for 30 minutes (expired credentials, a stuck source). Turn off for stages that ingest only now and then."
+  default     = true
+}

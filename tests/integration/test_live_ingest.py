@@ -1,0 +1,268 @@
+"""End to end: the loopback X server → live source → ingest run → Kinesis (moto server).
+
+For each misbehaviour the platform documents, a whole ``run_ingest`` runs
+against the loopback server and the emulated account: every complete line
+the server sent reaches Kinesis exactly once (read back with GetRecords on
+every shard), the reconnect waits follow the schedule (a :class:`FakeClock`
+records them instead of sleeping), the summary counts reconnects, and the run
+ends before its deadline. The catch-up asks recent search for exactly the gap
+since the stored checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.aws import client
+from chalicelib.checkpoint import Checkpoint
+from chalicelib.ingest import IngestDeps, run_ingest
+from chalicelib.sources.catchup import TWITTER_EPOCH_MS
+from chalicelib.sources.credentials import CredentialRejectedError, Secret
+from chalicelib.sources.v2_stream import V2StreamSource
+from tests.conftest import AwsHarness
+from tests.paths import own_lines
+from tests.streams import read_stream
+from tests.support.clock import FakeClock
+from tweetlake_local import fake_twitter as ft
+from tweetlake_local.fake_twitter import FakeTwitter
+
+pytestmark = pytest.mark.integration
+
+BASE = (int(datetime(2026, 11, 24, 6, 0, tzinfo=UTC).timestamp() * 1000) - TWITTER_EPOCH_MS) << 22
+MARGIN_S = 0.3
+EVENT = {"id": "test-run", "detail-type": "Scheduled Event", "source": "aws.events"}
+
+
+def tweet_line(n: int) -> bytes:
+    tweet = {
+        "data": {
+            "id": str(BASE + n),
+            "text": f"lakes {n}",
+            "author_id": str(100 + n % 3),
+            "created_at": "2026-11-24T06:00:00.000Z",
+        },
+        "includes": {"users": [{"id": str(100 + n % 3), "username": f"u{n % 3}"}]},
+        "matching_rules": [{"id": "1", "tag": "lakes"}],
+    }
+    return json.dumps(tweet, separators=(",", ":")).encode()
+
+
+class FakeContext:
+    """The Lambda context's clock, on the same FakeClock the source waits on."""
+
+    aws_request_id = "test-run"
+
+    def __init__(self, clock: FakeClock, budget_s: float) -> None:
+        self.clock = clock
+        self.end = clock.now() + budget_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.end - self.clock.now()) * 1000)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwitter]:
+    with FakeTwitter() as server:
+        yield server
+
+
+@pytest.fixture
+def live_env(aws: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch) -> AwsHarness:
+    for key, value in {
+        "TWEETLAKE_SOURCE": "v2",
+        "TWITTER_BEARER_TOKEN": fake.bearer,
+        "TWITTER_CONSUMER_KEY": fake.consumer_key,
+        "TWITTER_CONSUMER_SECRET": "cs",
+        "TWITTER_ACCESS_TOKEN": "at",
+        "TWITTER_ACCESS_TOKEN_SECRET": "ats",
+        "TWEETLAKE_TWITTER_API_URL": fake.url,
+        "TWEETLAKE_TWITTER_STREAM_URL": fake.url,
+        "TWEETLAKE_V2_RULES": '[{"value": "lakes", "tag": "lakes"}]',
+        "TWEETLAKE_V1_TRACK": "lakes",
+        "TWEETLAKE_CATCHUP_DELAY_S": "0",
+        "TWEETLAKE_SAFETY_MARGIN_S": str(MARGIN_S),
+        "TWEETLAKE_PRODUCER_LINGER_S": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TWEETLAKE_TWITTER_SECRET", raising=False)
+    return aws
+
+
+def run(
+    clock: FakeClock, waits_s: float, source: Any = None, budget_s: float = 1.5
+) -> tuple[dict[str, Any], FakeContext]:
+    context = FakeContext(clock, budget_s + waits_s + MARGIN_S)
+    deps = IngestDeps(clock=clock.now, sleep=clock.sleep, source=source)
+    summary = run_ingest(EVENT, context, deps)
+    return summary, context
+
+
+def kinesis_ids(aws: AwsHarness) -> Counter[int]:
+    records = read_stream(client("kinesis", aws.settings.region), aws.settings.stream_name)
+    return Counter(int(json.loads(r.data)["tweet_id"]) - BASE for r in records)
+
+
+def exactly_once(*ns: int) -> Counter[int]:
+    return Counter(dict.fromkeys(ns, 1))
+
+
+CASES = {
+    "drop mid-line": (
+        [
+            [ft.lines(tweet_line(1), tweet_line(2)), ft.drop(tweet_line(3)[:30])],
+            [ft.lines(tweet_line(4))],
+        ],
+        [1, 2, 4],
+        [0.25],
+    ),
+    "503 twice": ([[ft.status(503)], [ft.status(503)], [ft.lines(tweet_line(1))]], [1], [5, 10]),
+    "429": ([[ft.status(429)], [ft.lines(tweet_line(1), tweet_line(2))]], [1, 2], [60]),
+    "operational-disconnect": (
+        [[ft.lines(tweet_line(1)), ft.operational_disconnect()], [ft.lines(tweet_line(2))]],
+        [1, 2],
+        [0.25],
+    ),
+    "v2 error line and keep-alives": (
+        [
+            [
+                ft.keepalive(3),
+                ft.lines(tweet_line(1), {"errors": [{"title": "Not Authorized", "detail": "x"}]}),
+                ft.lines(tweet_line(2)),
+            ]
+        ],
+        [1, 2],
+        [],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_misbehaving_v2_stream_every_line_reaches_kinesis_once(
+    live_env: AwsHarness, fake: FakeTwitter, case: str
+) -> None:
+    scripts, expected, waits = CASES[case]
+    for script in scripts:
+        fake.script(ft.V2_FILTER, *script)
+    clock = FakeClock()
+    summary, context = run(clock, sum(waits))
+    assert kinesis_ids(live_env) == exactly_once(*expected)
+    assert clock.slept == waits
+    assert summary["reconnects"] == len(waits) == len(summary["source"]["waits_s"])
+    assert summary["sent"] == len(expected)
+    assert summary["stopped_by"] == "deadline"
+    assert clock.now() < context.end  # the run ended before the Lambda's timeout
+    assert summary["checkpoint"] == str(BASE + max(expected))
+
+
+def test_v2_control_lines_are_counted_not_sent(live_env: AwsHarness, fake: FakeTwitter) -> None:
+    fake.script(
+        ft.V2_FILTER,
+        ft.keepalive(2),
+        ft.lines(tweet_line(1), {"errors": [{"title": "Not Authorized"}]}),
+        ft.operational_disconnect(),
+    )
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(2)))
+    summary, _ = run(FakeClock(), 0.25)
+    assert summary["control_types"] == {
+        "keep_alive": 2,
+        "errors": 1,
+        "operational_disconnect": 1,
+    }
+    assert summary["source"]["failures"] == {"operational_disconnect": 1}
+
+
+def test_a_stall_reconnects_and_loses_nothing(live_env: AwsHarness, fake: FakeTwitter) -> None:
+    """The stall window is injected (0.4 s instead of 20 s) so the test does not wait 20 s."""
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(1), tweet_line(2)), ft.stall(10))
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(3)), ft.keepalive())
+    clock = FakeClock()
+    context_budget = 2.0
+    deadline = clock.now() + context_budget + 0.25
+    source = V2StreamSource(
+        Secret(fake.bearer),
+        api_url=fake.url,
+        rules=None,
+        catch_up_pages=0,
+        stall_s=0.4,
+        deadline=deadline,
+        clock=clock.now,
+        sleep=clock.sleep,
+    )
+    summary, context = run(clock, 0.25, source=source, budget_s=context_budget)
+    assert kinesis_ids(live_env) == exactly_once(1, 2, 3)
+    assert clock.slept[0] == 0.25 and summary["source"]["failures"]["stall"] >= 1
+    assert summary["reconnects"] == len(clock.slept)
+    assert clock.now() < context.end
+
+
+def test_refused_credentials_keep_what_was_read_then_fail(
+    live_env: AwsHarness, fake: FakeTwitter
+) -> None:
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(1), tweet_line(2)), ft.drop(b""))
+    fake.script(ft.V2_FILTER, ft.status(401))
+    clock = FakeClock()
+    with pytest.raises(CredentialRejectedError, match="TWITTER_BEARER_TOKEN") as err:
+        run(clock, 0.25)
+    assert fake.bearer not in str(err.value)
+    assert kinesis_ids(live_env) == exactly_once(1, 2)
+    state = Checkpoint(client("dynamodb", live_env.settings.region), live_env.settings.state_table)
+    assert state.read() == BASE + 2
+    assert clock.slept == [0.25]  # no wait after the 401
+
+
+def test_v1_control_messages_and_420(
+    live_env: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWEETLAKE_SOURCE", "v1.1")
+    statuses = own_lines("v1_statuses.jsonl")[:2]
+    control = [line for line in own_lines("v1_control.jsonl") if line.strip()]
+    fake.script(ft.V1_FILTER, ft.status(420, {"errors": [{"message": "Enhance Your Calm"}]}))
+    fake.script(ft.V1_FILTER, ft.lines(*statuses, *control), ft.end())
+    fake.script(ft.V1_FILTER, ft.keepalive())
+    clock = FakeClock()
+    summary, context = run(clock, 60.25)
+    records = read_stream(
+        client("kinesis", live_env.settings.region), live_env.settings.stream_name
+    )
+    kinds = Counter(json.loads(r.data)["kind"] for r in records)
+    # Two statuses (the same tweet in two renderings) and two delete notices.
+    assert kinds == {"tweet": 2, "delete": 2}
+    assert clock.slept == [60, 0.25]
+    assert summary["reconnects"] == 2
+    assert summary["control_types"]["limit"] == 1 and summary["control_types"]["disconnect"] == 1
+    assert clock.now() < context.end
+    assert all(json.loads(r.data)["source_api"] == "v1.1" for r in records)
+
+
+def test_catch_up_reads_exactly_the_gap_since_the_checkpoint(
+    live_env: AwsHarness, fake: FakeTwitter
+) -> None:
+    """GIVEN a checkpoint at tweet 10 and tweets 5..14 searchable WHEN a run starts
+    THEN search is asked for since_id=tweet 10, 11..14 reach Kinesis once, the
+    stream's tweets too, and the checkpoint moves to the newest id delivered."""
+    state = Checkpoint(client("dynamodb", live_env.settings.region), live_env.settings.state_table)
+    state.advance(BASE + 10, source="v2", sent=1)
+    for n in range(5, 15):
+        fake.add_tweet(BASE + n, f"lakes {n}")
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(20), tweet_line(21)))
+    summary, _ = run(FakeClock(), 0)
+    (search,) = fake.calls(ft.V2_SEARCH)
+    assert search.param("since_id") == str(BASE + 10)
+    assert search.param("query") == "lakes"
+    assert kinesis_ids(live_env) == exactly_once(11, 12, 13, 14, 20, 21)
+    assert summary["source"]["catch_up"] == {
+        "status": "done",
+        "since_id": str(BASE + 10),
+        "pages": 1,
+        "tweets": 4,
+        "oldest_id": str(BASE + 11),
+        "newest_id": str(BASE + 14),
+    }
+    assert state.read() == BASE + 21
+    assert summary["source"]["rules"] == {"added": 1, "deleted": 0, "active": 1}

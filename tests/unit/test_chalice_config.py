@@ -1,0 +1,174 @@
+"""The bridge: Terraform's outputs become a Chalice stage that Chalice itself reads as intended."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import load_settings
+from tests.paths import REPO_ROOT
+from tests.terraform.model import load_module, tfvars
+from tweetlake_local import chalice_config
+from tweetlake_local.stage import stage_environment
+
+ACCOUNT = "123456789012"
+BUCKET = f"tweetlake-prod-lake-{ACCOUNT}-eu-west-1"
+
+
+def _outputs(stage: str = "prod") -> dict[str, Any]:
+    """What `terraform output -json` prints after an apply (shape and names)."""
+    values = {
+        "stage": stage,
+        "region": "eu-west-1",
+        "stream_name": f"tweetlake-{stage}-tweets",
+        "stream_arn": f"arn:aws:kinesis:eu-west-1:{ACCOUNT}:stream/tweetlake-{stage}-tweets",
+        "tweets_table": f"tweetlake-{stage}-tweets",
+        "authors_table": f"tweetlake-{stage}-authors",
+        "state_table": f"tweetlake-{stage}-state",
+        "lake_bucket": BUCKET,
+        "twitter_secret_arn": (
+            f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:tweetlake/{stage}/twitter-AbCdEf"
+        ),
+        "lambda_role_arns": {
+            "ingest": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-ingest",
+            "consume": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-consume",
+            "api_handler": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-api",
+        },
+    }
+    return {k: {"sensitive": False, "type": "string", "value": v} for k, v in values.items()}
+
+
+def _project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    (project / ".chalice").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    shutil.copy(REPO_ROOT / "app.py", project / "app.py")
+    shutil.copytree(REPO_ROOT / "chalicelib", project / "chalicelib")
+    return project
+
+
+def _run(project: Path, tmp_path: Path, outputs: dict[str, Any], *extra: str) -> int:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return chalice_config.main(
+        [
+            "--stage",
+            "prod",
+            "--tf-output",
+            str(path),
+            "--config",
+            str(project / ".chalice" / "config.json"),
+            *extra,
+        ]
+    )
+
+
+def test_the_bridge_reads_only_outputs_terraform_declares() -> None:
+    declared = set(load_module().outputs)
+    assert set(chalice_config.REQUIRED_OUTPUTS) <= declared
+    assert set(_outputs()) <= declared
+
+
+def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    config_path = project / ".chalice" / "config.json"
+    dev_before = json.loads(config_path.read_text())["stages"]["dev"]
+    assert _run(project, tmp_path, _outputs()) == 0
+    config = json.loads(config_path.read_text())
+    assert config["stages"]["dev"] == dev_before
+    prod = config["stages"]["prod"]
+    assert prod["manage_iam_role"] is False
+    assert prod["environment_variables"]["TWEETLAKE_LAKE_BUCKET"] == BUCKET
+    assert prod["environment_variables"]["TWEETLAKE_SOURCE"] == "v2"
+    functions = prod["lambda_functions"]
+    assert functions["ingest"]["iam_role_arn"].endswith(":role/tweetlake-prod-ingest")
+    assert functions["ingest"]["reserved_concurrency"] == 1  # carried over from dev
+    assert functions["ingest"]["environment_variables"]["TWEETLAKE_TWITTER_SECRET"].startswith(
+        "arn:aws:secretsmanager:"
+    )
+    assert "TWEETLAKE_TWITTER_SECRET" not in functions["consume"].get("environment_variables", {})
+    env = stage_environment("prod", config_path)
+    settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
+    assert settings.lake_bucket == BUCKET and settings.stage == "prod"
+
+
+def test_rerunning_is_idempotent_and_keeps_hand_tuned_settings(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    config_path = project / ".chalice" / "config.json"
+    _run(project, tmp_path, _outputs())
+    config = json.loads(config_path.read_text())
+    config["stages"]["prod"]["lambda_functions"]["consume"]["lambda_memory_size"] = 1024
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    _run(project, tmp_path, _outputs())
+    first = config_path.read_text()
+    _run(project, tmp_path, _outputs())
+    assert config_path.read_text() == first
+    assert (
+        json.loads(first)["stages"]["prod"]["lambda_functions"]["consume"]["lambda_memory_size"]
+        == 1024
+    )
+
+
+def test_refuses_outputs_of_another_stage(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    with pytest.raises(SystemExit, match="outputs are for stage 'staging'"):
+        _run(project, tmp_path, _outputs("staging"))
+
+
+def test_refuses_incomplete_outputs_naming_what_is_missing(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    outputs = _outputs()
+    del outputs["lake_bucket"]
+    with pytest.raises(SystemExit, match="lack lake_bucket"):
+        _run(project, tmp_path, outputs)
+
+
+def test_refuses_names_the_app_would_reject(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    outputs = _outputs()
+    outputs["lake_bucket"]["value"] = "Not_A_Bucket"
+    with pytest.raises(SystemExit, match="TWEETLAKE_LAKE_BUCKET"):
+        _run(project, tmp_path, outputs)
+
+
+def test_chalice_builds_functions_named_as_terraform_expects_with_its_roles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chalice's own deploy planner (offline) sees the roles and the function names that
+    Terraform's log groups and alarms are named after."""
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy import models
+    from chalice.deploy.appgraph import ApplicationGraphBuilder
+
+    project = _project(tmp_path)
+    _run(project, tmp_path, _outputs())
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    config = CLIFactory(str(project)).create_config_obj(chalice_stage_name="prod")
+    application = ApplicationGraphBuilder().build(config, "prod")
+    functions = {}
+    for resource in _walk(application):
+        if isinstance(resource, models.LambdaFunction):
+            role = resource.role
+            assert isinstance(role, models.PreCreatedIAMRole), resource.function_name
+            functions[resource.function_name] = role.role_arn
+    expected_names = load_module().evaluator(tfvars("prod")).local("lambda_functions")
+    roles = _outputs()["lambda_role_arns"]["value"]
+    assert functions == {
+        expected_names["ingest"]: roles["ingest"],
+        expected_names["consume"]: roles["consume"],
+        expected_names["api"]: roles["api_handler"],
+    }
+
+
+def _walk(resource: Any) -> list[Any]:
+    from chalice.deploy import models
+
+    found = [resource]
+    for dependency in resource.dependencies():
+        if isinstance(dependency, models.Model):
+            found += _walk(dependency)
+    return found

@@ -1,0 +1,232 @@
+"""The curated table Terraform declares is the envelope schema's, laid out where Firehose writes.
+
+Three readings of the same Glue columns must agree: chalicelib.schema.glue_columns()
+(Python), this repository's evaluation of the HCL in terraform/modules/glue_columns,
+and, where a terraform binary is installed, Terraform's own evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.schema import SCHEMA_PATH, glue_columns, lake_fields
+from tests.terraform.binary import run
+from tests.terraform.evaluate import Ref
+from tests.terraform.model import TERRAFORM_DIR, load_module, tfvars
+
+GLUE_MODULE = TERRAFORM_DIR / "modules" / "glue_columns"
+PARTITIONS = "dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
+
+
+def _module_outputs(schema_file: Path, kind: str = "tweet") -> dict[str, Any]:
+    module = load_module(str(GLUE_MODULE))
+    evaluator = module.evaluator({"schema_file": str(schema_file), "kind": kind})
+    from tests.terraform.model import attributes
+
+    return {
+        name: evaluator.eval(attributes(body)["value"], {}) for name, body in module.outputs.items()
+    }
+
+
+def _deeper_schema(tmp_path: Path) -> Path:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema["kinds"]["tweet"]["fields"].append(
+        {
+            "name": "place",
+            "type": "struct",
+            "description": "nested one level too deep",
+            "fields": [{"name": "bbox", "type": "array", "items": {"type": "bigint"}}],
+        }
+    )
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    return path
+
+
+def test_the_root_module_feeds_the_schema_file_to_the_column_module() -> None:
+    evaluator = load_module().evaluator(tfvars("prod"))
+    columns = evaluator.modules["glue_columns"]()["columns"]
+    assert [(c["name"], c["type"]) for c in columns] == glue_columns()
+
+
+def test_hcl_derivation_equals_chalicelib_glue_columns() -> None:
+    columns = _module_outputs(SCHEMA_PATH)["columns"]
+    assert [(c["name"], c["type"]) for c in columns] == glue_columns()
+    assert "raw" not in {c["name"] for c in columns}  # "lake": false stays out
+    by_name = {f["name"]: f for f in lake_fields()}
+    for column in columns:
+        assert column["comment"] == by_name[column["name"]]["description"][:255]
+
+
+def test_hcl_derivation_follows_a_changed_schema(tmp_path: Path) -> None:
+    """GIVEN a schema with a new field WHEN the HCL is evaluated THEN the column appears."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema["kinds"]["tweet"]["fields"].insert(
+        3,
+        {
+            "name": "coordinates",
+            "type": "array",
+            "description": "x",
+            "items": {"type": "struct", "fields": [{"name": "lon", "type": "bigint"}]},
+        },
+    )
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    columns = _module_outputs(path)["columns"]
+    assert columns[3]["name"] == "coordinates"
+    assert columns[3]["type"] == "array<struct<lon:bigint>>"
+
+
+def test_hcl_derivation_flags_nesting_it_cannot_express(tmp_path: Path) -> None:
+    module = load_module(str(GLUE_MODULE))
+    evaluator = module.evaluator({"schema_file": str(_deeper_schema(tmp_path)), "kind": "tweet"})
+    assert evaluator.local("unsupported") == ["place"]
+    assert (
+        load_module(str(GLUE_MODULE))
+        .evaluator({"schema_file": str(SCHEMA_PATH), "kind": "tweet"})
+        .local("unsupported")
+        == []
+    )
+
+
+def _terraform_columns(tmp_path: Path, schema: Path) -> Any:
+    work = tmp_path / "glue_columns"
+    shutil.copytree(GLUE_MODULE, work)
+    init = run(["init", "-input=false"], cwd=work)
+    assert init.returncode == 0, init.stderr
+    apply = run(["apply", "-auto-approve", "-input=false", f"-var=schema_file={schema}"], cwd=work)
+    if apply.returncode != 0:
+        return apply
+    out = run(["output", "-json", "columns"], cwd=work)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_terraform_itself_derives_the_same_columns(tmp_path: Path) -> None:
+    """Terraform's evaluation (the module creates nothing: apply only computes outputs)."""
+    columns = _terraform_columns(tmp_path, SCHEMA_PATH)
+    assert [(c["name"], c["type"]) for c in columns] == glue_columns()
+    assert columns == _module_outputs(SCHEMA_PATH)["columns"]
+
+
+def test_terraform_itself_refuses_nesting_it_cannot_express(tmp_path: Path) -> None:
+    result = _terraform_columns(tmp_path, _deeper_schema(tmp_path))
+    assert not isinstance(result, list)
+    assert "nest deeper" in result.stderr and "place" in result.stderr
+
+
+# --- the table, the layout and the Firehose that writes it ----------------------
+
+
+def _table() -> dict[str, Any]:
+    return load_module().resource_dict("aws_glue_catalog_table", "tweets")
+
+
+def _eval(text: str) -> Any:
+    return load_module().evaluator(tfvars("prod")).eval_text(json.dumps(text))
+
+
+def test_the_table_is_external_parquet_partitioned_by_dt_and_hour() -> None:
+    table = _table()
+    assert table["table_type"] == "EXTERNAL_TABLE"
+    assert [(k["name"], k["type"]) for k in table["partition_keys"]] == [
+        ("dt", "string"),
+        ("hour", "string"),
+    ]
+    (storage,) = table["storage_descriptor"]
+    assert storage["input_format"].endswith("MapredParquetInputFormat")
+    assert storage["output_format"].endswith("MapredParquetOutputFormat")
+    assert storage["ser_de_info"][0]["serialization_library"].endswith("ParquetHiveSerDe")
+    (dynamic,) = storage["dynamic"]
+    assert dynamic["columns"]["for_each"] == "${module.glue_columns.columns}"
+    assert _eval(storage["location"]) == "s3://${aws_s3_bucket.lake.bucket}/curated/"
+
+
+def test_partition_projection_covers_every_partition_the_firehose_writes() -> None:
+    params = _table()["parameters"]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.dt.type"] == "date"
+    assert params["projection.dt.format"] == "yyyy-MM-dd"
+    assert _eval(params["projection.dt.range"]).endswith(",NOW")
+    assert params["projection.hour.type"] == "enum"
+    assert params["projection.hour.values"].split(",") == [f"{h:02d}" for h in range(24)]
+    template = _eval(params["storage.location.template"])
+    assert template == "s3://${aws_s3_bucket.lake.bucket}/curated/dt=${dt}/hour=${hour}/"
+
+
+def _firehose() -> dict[str, Any]:
+    firehose = load_module().resource_dict("aws_kinesis_firehose_delivery_stream", "lake")
+    (s3,) = firehose["extended_s3_configuration"]
+    return {"stream": firehose, "s3": s3}
+
+
+def test_firehose_prefixes_match_the_table_and_keep_errors_outside_it() -> None:
+    s3 = _firehose()["s3"]
+    curated = _eval(s3["prefix"])
+    raw = _eval(s3["s3_backup_configuration"][0]["prefix"])
+    assert curated == "curated/" + PARTITIONS
+    assert raw == "raw/" + PARTITIONS
+    # Firehose's arrival-time expressions become the projection's ${dt}/${hour}.
+    template = _eval(_table()["parameters"]["storage.location.template"])
+    as_template = curated.replace("!{timestamp:yyyy-MM-dd}", "${dt}").replace(
+        "!{timestamp:HH}", "${hour}"
+    )
+    assert template.endswith("/" + as_template)
+    for config in (s3, s3["s3_backup_configuration"][0]):
+        errors = _eval(config["error_output_prefix"])
+        assert errors.startswith("firehose-errors/")
+        assert "!{firehose:error-output-type}" in errors
+
+
+def test_firehose_converts_to_snappy_parquet_with_the_declared_table() -> None:
+    s3 = _firehose()["s3"]
+    (conversion,) = s3["data_format_conversion_configuration"]
+    assert conversion["enabled"] is True
+    deserializer = conversion["input_format_configuration"][0]["deserializer"][0]
+    assert "open_x_json_ser_de" in deserializer
+    serializer = conversion["output_format_configuration"][0]["serializer"][0]
+    assert serializer["parquet_ser_de"][0]["compression"] == "SNAPPY"
+    schema = conversion["schema_configuration"][0]
+    assert schema["table_name"] == "${aws_glue_catalog_table.tweets.name}"
+    assert schema["database_name"] == "${aws_glue_catalog_table.tweets.database_name}"
+    assert s3["compression_format"] == "UNCOMPRESSED"  # Parquet compresses itself
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_firehose_buffers_meet_the_conversion_minimum(stage: str) -> None:
+    evaluator = load_module().evaluator(tfvars(stage))
+    s3 = _firehose()["s3"]
+    size = evaluator.eval_text(s3["buffering_size"].removeprefix("${").removesuffix("}"))
+    assert 64 <= size <= 128
+
+
+def test_one_firehose_reads_the_stream_and_backs_up_raw() -> None:
+    """One reader fewer on the shards: raw/ is the converting Firehose's source backup."""
+    module = load_module()
+    firehoses = [k for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"]
+    assert len(firehoses) == 1
+    s3 = _firehose()["s3"]
+    assert s3["s3_backup_mode"] == "Enabled"
+    assert s3["s3_backup_configuration"][0]["compression_format"] == "GZIP"
+    source = _firehose()["stream"]["kinesis_source_configuration"][0]
+    assert source["kinesis_stream_arn"] == "${aws_kinesis_stream.tweets.arn}"
+
+
+def test_the_lake_names_follow_the_stage_convention() -> None:
+    evaluator = load_module().evaluator(tfvars("prod"))
+    assert evaluator.local("glue_database") == "tweetlake_prod"
+    assert evaluator.local("stream_name") == "tweetlake-prod-tweets"
+    bucket = evaluator.local("lake_bucket_name")
+    assert re.fullmatch(
+        r"tweetlake-prod-lake-\$\{data\.aws_caller_identity\.current\.account_id\}-us-east-1",
+        bucket,
+    )
+    override = load_module().evaluator({**tfvars("prod"), "lake_bucket_name": "my-lake"})
+    assert override.local("lake_bucket_name") == "my-lake"
+    assert not isinstance(evaluator.local("glue_database"), Ref)

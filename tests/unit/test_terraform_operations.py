@@ -1,0 +1,111 @@
+"""The bucket's guards, the stream's retention, the secret's absence from state, the alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.terraform.model import attributes, load_module, tfvars
+
+
+def _resource(rtype: str, name: str) -> dict[str, Any]:
+    return load_module().resource_dict(rtype, name)
+
+
+def test_the_bucket_is_private_encrypted_and_tls_only() -> None:
+    block = _resource("aws_s3_bucket_public_access_block", "lake")
+    assert all(
+        block[k] is True
+        for k in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    )
+    sse = _resource("aws_s3_bucket_server_side_encryption_configuration", "lake")
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
+    (statement,) = load_module().data_dict("aws_iam_policy_document", "lake_bucket")["statement"]
+    assert statement["effect"] == "Deny"
+    assert statement["condition"][0]["variable"] == "aws:SecureTransport"
+    assert statement["condition"][0]["values"] == ["false"]
+
+
+def test_lifecycle_expires_scratch_zones_and_cools_raw() -> None:
+    evaluator = load_module().evaluator(tfvars("prod"))
+    rules = _resource("aws_s3_bucket_lifecycle_configuration", "lake")["rule"]
+    by_prefix = {}
+    for rule in rules:
+        prefix = (rule.get("filter") or [{}])[0].get("prefix")
+        if prefix:
+            by_prefix[evaluator.eval_text(prefix.removeprefix("${").removesuffix("}"))] = rule
+    assert set(by_prefix) == {"raw/", "quarantine/", "athena-results/", "firehose-errors/"}
+    assert by_prefix["raw/"]["transition"][0]["storage_class"] == "STANDARD_IA"
+    for scratch in ("quarantine/", "athena-results/", "firehose-errors/"):
+        assert "expiration" in by_prefix[scratch]
+    assert "curated/" not in by_prefix  # the table's data is kept
+
+
+def test_the_stream_keeps_a_week_and_is_encrypted() -> None:
+    stream = _resource("aws_kinesis_stream", "tweets")
+    assert stream["encryption_type"] == "KMS"
+    assert load_module().variable_defaults()["stream_retention_hours"] == 168
+
+
+def test_the_secret_value_never_enters_terraform() -> None:
+    module = load_module()
+    assert ("aws_secretsmanager_secret", "twitter") in module.resources
+    assert not [k for k in module.resources if k[0] == "aws_secretsmanager_secret_version"]
+    assert not [
+        v
+        for v in module.variables
+        if "token" in v or ("secret" in v and v != "secret_recovery_window_days")
+    ]
+
+
+def _alarms() -> dict[str, dict[str, Any]]:
+    module = load_module()
+    return {
+        name: module.resource_dict(rtype, name)
+        for rtype, name in module.resources
+        if rtype == "aws_cloudwatch_metric_alarm"
+    }
+
+
+def test_every_alarm_notifies_the_topic() -> None:
+    alarms = _alarms()
+    assert len(alarms) >= 8
+    for name, alarm in alarms.items():
+        assert alarm["alarm_actions"] == "${local.alarm_actions}", name
+        assert "alarm_description" in alarm, name
+
+
+def test_the_alarms_watch_lag_functions_lake_and_quarantine() -> None:
+    alarms = _alarms()
+    metrics = {(a.get("namespace"), a.get("metric_name")) for a in alarms.values()}
+    assert {
+        ("AWS/Lambda", "IteratorAge"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"),
+        ("AWS/Firehose", "DeliveryToS3.DataFreshness"),
+        ("AWS/Firehose", "DeliveryToS3.Success"),
+        ("AWS/Firehose", "BackupToS3.Success"),
+        ("AWS/Firehose", "FailedConversion.Records"),
+    } <= metrics
+    for per_function in ("lambda_errors", "lambda_throttles"):
+        assert alarms[per_function]["for_each"] == "${local.lambda_functions}"
+    evaluator = load_module().evaluator(tfvars("prod"))
+    (query,) = alarms["quarantine"]["metric_query"]
+    expression = evaluator.eval_text(f'"{query["expression"]}"')
+    assert expression == "SELECT SUM(Quarantined) FROM tweetlake"
+
+
+def test_log_groups_exist_for_every_chalice_function() -> None:
+    module = load_module()
+    group = _resource("aws_cloudwatch_log_group", "lambda")
+    assert group["for_each"] == "${local.lambda_functions}"
+    evaluator = module.evaluator(tfvars("prod"))
+    assert set(evaluator.local("lambda_functions")) == {"ingest", "consume", "api"}
+    assert "retention_in_days" in attributes(
+        module.resources[("aws_cloudwatch_log_group", "lambda")]
+    )

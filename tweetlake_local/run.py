@@ -355,38 +355,43 @@ class LocalMode:
             live=None if self.args.status == "auto" else self.args.status == "panel",
             every_s=self.args.status_every,
         )
-        code = EXIT_OK
+        code, last_line = EXIT_OK, None
         try:
             status.start()
             if not self._bounded():
                 status.say("Press Ctrl-C to stop.")
             code, reason = self._watch(status)
-            status.tick(note=f"{reason}: flushing and draining…")
-            if reason and code == EXIT_OK:
+            fatal = self.pipeline.scheduler.fatal
+            if fatal is None and code == EXIT_OK:
                 status.say(f"{reason}: flushing the ingest run and draining the stream…")
+            status.tick(note=f"{reason}: flushing and draining…")
             if not self.pipeline.stop_ingest():
                 status.say("warning: the ingest run did not stop within 60 s")
-            if code == EXIT_OK or not self.pipeline.thread_errors:
+            if not self.pipeline.thread_errors:
                 self.pipeline.drain()
             status.stop()
-            self._summary(status.elapsed_s)
-            error = self._ingest_error()
-            if error is not None and code == EXIT_OK:
-                print(error, flush=True)
-                code = EXIT_CONFIG if self.pipeline.scheduler.fatal is not None else EXIT_FAILED
+            if fatal is not None:
+                # Settings or credentials the next run would trip on too: say what to fix.
+                code, last_line = EXIT_CONFIG, f"error: {fatal}"
+            else:
+                self._summary(status.elapsed_s)
+                failed = self.pipeline.totals.last_error
+                if self.args.until_drained and failed and code == EXIT_OK:
+                    code, last_line = EXIT_FAILED, f"error: the ingest run failed: {failed}"
             if code == EXIT_OK and self.args.serve and not self.stopper.requested.is_set():
                 print(f"serving the API at {self.api.url} until Ctrl-C", flush=True)
                 while not self.stopper.requested.wait(0.5):
                     if self.api.exited():
-                        print("error: chalice local exited unexpectedly", flush=True)
-                        code = EXIT_FAILED
+                        code, last_line = EXIT_FAILED, "error: chalice local exited unexpectedly"
                         break
         finally:
             status.stop()
             self._shutdown()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        print("stopped cleanly" if code == EXIT_OK else "stopped", flush=True)
+        if last_line is None:
+            last_line = "stopped cleanly" if code == EXIT_OK else "stopped"
+        print(last_line, flush=True)
         return code
 
     def _bounded(self) -> bool:
@@ -415,14 +420,6 @@ class LocalMode:
                 return EXIT_OK, "the source ended"
             status.tick()
             time.sleep(0.25)
-
-    def _ingest_error(self) -> str | None:
-        scheduler = self.pipeline.scheduler
-        if scheduler.fatal is not None:
-            return f"error: {scheduler.fatal}"
-        if self.args.until_drained and self.pipeline.totals.last_error:
-            return f"error: the ingest run failed: {self.pipeline.totals.last_error}"
-        return None
 
     def _summary(self, elapsed_s: float) -> None:
         from tweetlake_local.status import summary_lines

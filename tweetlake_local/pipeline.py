@@ -197,15 +197,11 @@ class FatalIngestError(RuntimeError):
 
 
 def is_fatal(exc: BaseException) -> bool:
-    """Errors a retry cannot fix: bad settings and credentials the source refused."""
-    from chalicelib import config
-    from chalicelib.sources import base
+    """Errors a retry cannot fix: bad settings, and what X refused (credentials, rules)."""
+    from chalicelib.config import ConfigError
+    from chalicelib.sources.base import SourceRefusedError
 
-    fatal: tuple[type[BaseException], ...] = (config.ConfigError,)
-    refused = getattr(base, "SourceRefusedError", None)  # arrives with the live sources
-    if isinstance(refused, type) and issubclass(refused, BaseException):
-        fatal = (*fatal, refused)
-    return isinstance(exc, fatal)
+    return isinstance(exc, (ConfigError, SourceRefusedError))
 
 
 class Scheduler:
@@ -283,15 +279,19 @@ class Scheduler:
 
 
 def ingest_invoker(
-    kinesis: Any, totals: IngestTotals
+    kinesis: Any, totals: IngestTotals, source: Any = None
 ) -> Callable[[dict[str, Any], LocalContext], Mapping[str, Any]]:
-    """``run_ingest`` with a Kinesis client that counts what enters the stream."""
+    """``run_ingest`` with a Kinesis client that counts what enters the stream.
+
+    ``source`` replaces the one ``TWEETLAKE_SOURCE`` names (the benchmark times
+    each line it emits); it can serve one run only.
+    """
     from chalicelib.ingest import IngestDeps, run_ingest
 
     def on_sent(n: int) -> None:
         totals.sent_live += n
 
-    deps = IngestDeps(kinesis=CountingKinesis(kinesis, on_sent))
+    deps = IngestDeps(kinesis=CountingKinesis(kinesis, on_sent), source=source)
 
     def invoke(event: dict[str, Any], context: LocalContext) -> Mapping[str, Any]:
         return run_ingest(event, context, deps)
@@ -337,6 +337,7 @@ class Pipeline:
         consumer: Callable[..., Any],
         log_line: Callable[[str], None],
         memory_mb: int = 512,
+        source: Any = None,
     ) -> None:
         from chalicelib import aws
 
@@ -362,7 +363,7 @@ class Pipeline:
         self.deliveries = [r.delivery for r in self.poller.readers if isinstance(r, FirehoseSource)]
         self.totals = IngestTotals()
         self.scheduler = Scheduler(
-            ingest_invoker(kinesis, self.totals),
+            ingest_invoker(kinesis, self.totals, source),
             region=settings.region,
             stage=settings.stage,
             interval_s=interval_s,

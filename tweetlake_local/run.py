@@ -35,7 +35,7 @@ from typing import Any
 
 from tweetlake_local.stage import stage_environment
 
-log = logging.getLogger("tweetlake.local")
+log = logging.getLogger(__name__)
 
 BEARER_VAR = "TWITTER_BEARER_TOKEN"
 OAUTH1_VARS = (
@@ -260,7 +260,8 @@ class LocalMode:
         self.api: Any = None
         self.pipeline: Any = None
         self.stopper = Stopper()
-        self._consumer_log = logging.getLogger("tweetlake.consumer")
+        # Not under "tweetlake": Chalice sets its app logger (named after the app) to ERROR.
+        self._consumer_log = logging.getLogger("tweetlake_local.consumer")
 
     # --- start -----------------------------------------------------------------
 

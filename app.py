@@ -39,6 +39,38 @@ def consume_tweets(event: Any) -> dict[str, int]:
     return consumer.handle_batch(event.to_dict())
 
 
+# Read-only REST API. Each route passes its path and query parameters to one
+# function in chalicelib.api.views; no route accepts a write method.
+@app.route("/tweets", methods=["GET"], cors=api.CORS)
+def list_tweets() -> Any:
+    return api.list_tweets(app.current_request.query_params)
+
+
+@app.route("/tweets/{tweet_id}", methods=["GET"], cors=api.CORS)
+def get_tweet(tweet_id: str) -> Any:
+    return api.get_tweet(tweet_id, app.current_request.query_params)
+
+
+@app.route("/users/{user_id}", methods=["GET"], cors=api.CORS)
+def get_user(user_id: str) -> Any:
+    return api.get_user(user_id, app.current_request.query_params)
+
+
+@app.route("/users/{user_id}/tweets", methods=["GET"], cors=api.CORS)
+def list_user_tweets(user_id: str) -> Any:
+    return api.list_user_tweets(user_id, app.current_request.query_params)
+
+
+@app.route("/openapi.json", methods=["GET"], cors=api.CORS)
+def openapi_json() -> Any:
+    return api.openapi_document()
+
+
+@app.route("/docs", methods=["GET"])
+def docs() -> Any:
+    return api.docs_page()
+
+
 @app.route("/health", methods=["GET"])
 def health() -> Any:
     return api.health()

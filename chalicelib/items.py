@@ -41,12 +41,23 @@ def created_hour(created_at: str) -> str:
     return created_at[:13]
 
 
+_CONTAINERS = (dict, list)
+
+
 def drop_nulls(value: Any) -> Any:
-    """Remove None values from nested dicts (DynamoDB items stay compact)."""
+    """Remove None values from nested dicts (DynamoDB items stay compact).
+
+    Recurses only into containers: the consumer calls this for every record,
+    and most values are scalars.
+    """
     if isinstance(value, dict):
-        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+        return {
+            k: drop_nulls(v) if isinstance(v, _CONTAINERS) else v
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
-        return [drop_nulls(v) for v in value]
+        return [drop_nulls(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value
 
 
@@ -69,3 +80,43 @@ def tweet_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
     )
     result: dict[str, Any] = drop_nulls(item)
     return result
+
+
+def origin_attr(shard_id: str, sequence_number: int) -> dict[str, str]:
+    """Where a record sits in the stream, as stored on the item it created.
+
+    Kept as text: real Kinesis sequence numbers have ~56 digits, more than a
+    DynamoDB number holds (38); readers compare them as integers.
+    """
+    return {"shard": shard_id, "seq": str(sequence_number)}
+
+
+def tombstone_item(
+    envelope: dict[str, Any],
+    *,
+    origin: dict[str, str],
+    processed_at: str,
+    deleted_author_id: str | None = None,
+) -> dict[str, Any]:
+    """The item a delete leaves behind: no index attributes, so it drops out of both GSIs.
+
+    ``deleted_author_id`` names the deleted tweet's author once any copy of the
+    tweet has been seen (never ``author_id``: that would put it in ``by_author``).
+    """
+    item: dict[str, Any] = {
+        "hash_line": hash_line(envelope["tweet_id"]),
+        "status": "deleted",
+        "tweet_id": envelope["tweet_id"],
+        "deleted_at": envelope["deleted_at"],
+        "source_api": envelope["source_api"],
+        "origin": origin,
+        "processed_at": processed_at,
+    }
+    if deleted_author_id:
+        item["deleted_author_id"] = deleted_author_id
+    return item
+
+
+def hour_item(hour: str) -> dict[str, str]:
+    """An entry of the directory of non-empty hour buckets (state table)."""
+    return {"pk": "hours", "sk": hour}

@@ -15,8 +15,20 @@ Item shapes (the consumer writes them, the API reads them):
   tweet from being stored again.
   Indexes: ``by_author`` (author_id, created_key) for a user's timeline and
   ``by_time`` (created_hour, created_key) for the global newest-first feed.
+  Also on a live tweet: ``status = "live"``, ``processed_at``,
+  ``author_tweets_in_batch``, and bookkeeping ``origin`` = {shard, seq} (the
+  record that stored it; readers should not show it). A tombstone holds
+  ``hash_line``, ``status``, ``tweet_id``, ``deleted_at``, ``source_api``,
+  ``processed_at``, ``origin`` and, once any copy of the tweet was seen,
+  ``deleted_author_id`` and ``replaced`` (bookkeeping).
 * **authors** — key ``author_id``: latest profile, first/last seen, exact
-  stored-tweet count, bookkeeping for exactly-once counting.
+  stored-tweet count, bookkeeping for exactly-once counting. Attributes:
+  ``profile`` (map, the envelope's ``author``), ``profile_at`` (creation time
+  of the tweet that carried it), ``first_seen``/``last_seen`` (creation times
+  of the author's oldest/newest tweet seen), ``tweet_count`` (live tweets),
+  bookkeeping ``profile_key`` and ``applied`` = {shard: sequence number text}
+  (see ``chalicelib.ledger``). There is no ``profile`` until a tweet of the
+  author has been seen.
 * **state** — key (``pk``, ``sk``): small documents such as the ingest
   checkpoint (``pk = "checkpoint"``) and the directory of non-empty hour
   buckets (``pk = "hours"``, ``sk = YYYY-MM-DDTHH``) that lets the feed skip

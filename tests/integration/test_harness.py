@@ -69,8 +69,10 @@ def test_schedule_and_kinesis_handlers_are_wired(aws: AwsHarness) -> None:
             "duration_s",
         }
         event = client.events.generate_kinesis_event(
-            message_bodies=[json.dumps(envelope).encode(), b"not json"]
+            message_bodies=[json.dumps(envelope).encode(), b"not json"],
+            stream_name=aws.settings.stream_name,
         )
         counts = client.lambda_.invoke("consume", event).payload
-    assert counts["valid"] == 1
-    assert counts["invalid"] == 1
+    assert counts["records"] == 2
+    assert counts["stored"] == 1
+    assert counts["quarantined"] == 1

@@ -45,7 +45,7 @@ PLANNED: dict[str, set[str]] = {
     # issue 4 (producer, checkpoint, replay from s3://, quarantine) and 5 (credentials)
     "ingest": {"secretsmanager:GetSecretValue"},
     # issue 3 (idempotent batch writes to tweets/authors/state, quarantine)
-    "consume": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "s3:PutObject"},
+    "consume": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"},
     # issue 6 (item reads, index queries)
     "api_handler": {"dynamodb:GetItem", "dynamodb:Query"},
 }

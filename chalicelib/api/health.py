@@ -1,7 +1,8 @@
-"""Logic behind the read-only REST routes (the full set arrives with issue 6).
+"""``GET /health``: is the tweets table reachable with this deployment's settings?
 
-Views return ``chalice.Response`` objects with a JSON body; every error body
-is ``{"error": <code>, "message": <what to fix>}``.
+200 with the table's status, or 503 with the reason (misconfiguration or the
+table unreachable), so a load balancer or a person learns what is wrong from
+the body. Never cached.
 """
 
 from __future__ import annotations
@@ -11,15 +12,8 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import aws
+from chalicelib.api.errors import error, json_response
 from chalicelib.config import ConfigError, get_settings
-
-
-def error(status: int, code: str, message: str) -> Response:
-    return Response(
-        body={"error": code, "message": message},
-        status_code=status,
-        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
-    )
 
 
 def health() -> Response:
@@ -37,7 +31,7 @@ def health() -> Response:
     body: dict[str, Any] = {
         "status": "ok",
         "stage": settings.stage,
-        "tweets_table": table["TableName"],
-        "table_status": table.get("TableStatus"),
+        "tweets_table": str(table["TableName"]),
+        "table_status": str(table.get("TableStatus", "UNKNOWN")),
     }
-    return Response(body=body, status_code=200, headers={"Cache-Control": "no-store"})
+    return json_response(body)

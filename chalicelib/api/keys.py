@@ -1,0 +1,53 @@
+"""Bounds in the sort-key space of the tweet indexes.
+
+``created_key`` is ``<created_at>#<tweet id, 20 digits>`` (see
+:mod:`chalicelib.items`), fixed width, so string order is time order. Every
+listing is a DynamoDB key condition ``created_key BETWEEN low AND high`` (or
+``<= high``): ``low`` is the ``since`` time (inclusive, a prefix of every key at
+that millisecond) and ``high`` is an inclusive key bound. Expressing
+"strictly before" as the greatest key below a key keeps each page one key
+condition, with nothing read and thrown away.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.api.params import iso_ms
+
+MAX_ID = "9" * 20
+TOP = f"9999-12-31T23:59:59.999Z#{MAX_ID}"
+_MS = timedelta(milliseconds=1)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text[:-1] + "+00:00").astimezone(UTC)
+
+
+def _key_just_before_time(text: str) -> str | None:
+    """Greatest key whose time is earlier than the canonical time ``text``."""
+    try:
+        return f"{iso_ms(_parse(text) - _MS)}#{MAX_ID}"
+    except OverflowError:
+        return None
+
+
+def high_for_until(until: str | None) -> str:
+    """Inclusive upper key for ``created_at < until``."""
+    if until is None:
+        return TOP
+    return _key_just_before_time(until) or ""
+
+
+def key_before(key: str) -> str | None:
+    """Greatest key below ``key`` (None when nothing can sort before it)."""
+    time_part, tweet_id = key.split("#")
+    number = int(tweet_id)
+    if number > 0:
+        return f"{time_part}#{number - 1:020d}"
+    return _key_just_before_time(time_part)
+
+
+def key_before_hour(hour: str) -> str | None:
+    """Greatest key in any hour earlier than bucket ``YYYY-MM-DDTHH``."""
+    return _key_just_before_time(f"{hour}:00:00.000Z")

@@ -1,0 +1,218 @@
+"""The consumer's pure transform: Kinesis record → decoded, validated, enriched record.
+
+No I/O happens here, so the benchmark can time it alone and tests can drive it
+with plain dicts. Every record comes out as exactly one of: a tweet ready to
+store (its DynamoDB item built), a delete, or a quarantine entry that says why
+(not base64, not UTF-8, not JSON, not an object, schema failures, too large for
+a DynamoDB item). Nothing here raises on bad data: one poison record must not
+fail the batch and block its shard.
+
+Enrichment per tweet: ``hash_line`` (identity, see :mod:`chalicelib.hashing`),
+``processed_at`` (the injected clock, one value per batch), ``created_at``
+(already canonical in the envelope), the author's profile (the envelope's
+``author``), ``author_tweets_in_batch`` (distinct tweets of this author in the
+batch: the issue's "author's tweet count in the period", the period being the
+batch window) and ``origin``, the shard and sequence number of the record, which
+the exactly-once bookkeeping in :mod:`chalicelib.ledger` relies on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.hashing import hash_line
+from chalicelib.items import origin_attr, tweet_item
+from chalicelib.quarantine import QuarantineEntry
+from chalicelib.schema import validate
+from chalicelib.store import MAX_ITEM_BYTES, item_size
+from chalicelib.timeutil import iso_utc
+
+# An item holds the envelope minus ``raw`` plus < 1 KB of enrichment, and its
+# DynamoDB size never exceeds the JSON text's length by more than a byte per
+# empty list. Records whose data stays this far below the limit skip the exact
+# size computation.
+_SIZE_FAST_PATH = MAX_ITEM_BYTES - 4_096
+
+# Quarantine reason classes (the prefix of every reason; the batch log counts them).
+NOT_BASE64 = "not base64"
+NOT_UTF8 = "not UTF-8"
+NOT_JSON = "not JSON"
+NOT_OBJECT = "not an object"
+SCHEMA = "schema"
+TOO_LARGE = "item too large"
+MALFORMED_EVENT = "malformed event record"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Origin:
+    """A record's place in the stream; ordered by sequence number (as an integer)."""
+
+    seq: int
+    shard: str
+
+    def attr(self) -> dict[str, str]:
+        return origin_attr(self.shard, self.seq)
+
+    @classmethod
+    def from_attr(cls, value: Mapping[str, Any] | None) -> Origin | None:
+        if not value:
+            return None
+        return cls(seq=int(value["seq"]), shard=str(value["shard"]))
+
+
+@dataclass(slots=True)
+class TweetRecord:
+    origin: Origin
+    hash_line: str
+    tweet_id: str
+    author_id: str
+    created_at: str
+    profile: dict[str, Any]
+    item: dict[str, Any]
+
+
+@dataclass(slots=True)
+class DeleteRecord:
+    origin: Origin
+    hash_line: str
+    envelope: dict[str, Any]
+
+
+@dataclass
+class Transformed:
+    """A batch after the pure transform, in the order the records arrived."""
+
+    records: list[TweetRecord | DeleteRecord] = field(default_factory=list)
+    quarantine: list[QuarantineEntry] = field(default_factory=list)
+    total: int = 0
+    shard_id: str | None = None
+    first_seq: str | None = None
+    last_seq: str | None = None
+    first_arrival: float | None = None
+
+    def reason_counts(self) -> dict[str, int]:
+        return dict(Counter(entry.reason.split(":", 1)[0] for entry in self.quarantine))
+
+
+def shard_of(record: Mapping[str, Any]) -> str:
+    """``shardId-…`` from a Lambda Kinesis record's ``eventID`` (``<shard>:<sequence>``)."""
+    event_id = str(record.get("eventID") or "")
+    return event_id.split(":", 1)[0] or "unknown-shard"
+
+
+def arrival_iso(timestamp: Any) -> str | None:
+    try:
+        return iso_utc(datetime.fromtimestamp(float(timestamp), tz=UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _decode(data: str) -> tuple[bytes, Any, str | None]:
+    """(raw bytes, parsed value, reason) — reason is None when the bytes parsed."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return data.encode("utf-8", "replace"), None, f"{NOT_BASE64}: {exc}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return raw, None, f"{NOT_UTF8}: {exc}"
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return raw, None, f"{NOT_JSON}: {exc}"
+    if not isinstance(value, dict):
+        return raw, None, f"{NOT_OBJECT}: a JSON {type(value).__name__}"
+    return raw, value, None
+
+
+def transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Transformed:
+    """Decode, validate and enrich every record of a Lambda Kinesis batch."""
+    out = Transformed()
+    tweets: list[TweetRecord] = []
+    append = out.records.append
+    for record in records:
+        out.total += 1
+        kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
+        shard = shard_of(record) if isinstance(record, Mapping) else "unknown-shard"
+        if not isinstance(kinesis, Mapping) or not isinstance(kinesis.get("data"), str):
+            out.quarantine.append(
+                QuarantineEntry(
+                    reason=f"{MALFORMED_EVENT}: no kinesis.data string",
+                    data=json.dumps(record, default=str).encode("utf-8"),
+                    shard_id=shard,
+                )
+            )
+            continue
+        sequence = str(kinesis.get("sequenceNumber", ""))
+        arrival = kinesis.get("approximateArrivalTimestamp")
+        if out.first_seq is None:
+            out.shard_id, out.first_seq = shard, sequence
+            out.first_arrival = float(arrival) if isinstance(arrival, int | float) else None
+        out.last_seq = sequence
+        raw, envelope, reason = _decode(kinesis["data"])
+        if reason is None:
+            errors = validate(envelope)
+            if errors:
+                reason = f"{SCHEMA}: " + "; ".join(errors)
+            elif not sequence.isdigit():
+                reason = f"{MALFORMED_EVENT}: sequence number {sequence[:40]!r}"
+        if reason is not None:
+            out.quarantine.append(
+                QuarantineEntry(
+                    reason=reason,
+                    data=raw,
+                    shard_id=shard,
+                    sequence_number=sequence,
+                    approximate_arrival=arrival_iso(arrival),
+                )
+            )
+            continue
+        origin = Origin(seq=int(sequence), shard=shard)
+        if envelope["kind"] == "delete":
+            append(DeleteRecord(origin, hash_line(envelope["tweet_id"]), envelope))
+            continue
+        item = tweet_item(envelope, processed_at=processed_at, origin=origin.attr())
+        if len(raw) > _SIZE_FAST_PATH:
+            size = item_size(item) + 64  # room for author_tweets_in_batch
+            if size > MAX_ITEM_BYTES:
+                out.quarantine.append(
+                    QuarantineEntry(
+                        reason=f"{TOO_LARGE}: {size} bytes > {MAX_ITEM_BYTES}",
+                        data=raw,
+                        shard_id=shard,
+                        sequence_number=sequence,
+                        approximate_arrival=arrival_iso(arrival),
+                    )
+                )
+                continue
+        author = item["author"]
+        tweet = TweetRecord(
+            origin=origin,
+            hash_line=item["hash_line"],
+            tweet_id=item["tweet_id"],
+            author_id=author["id"],
+            created_at=item["created_at"],
+            profile=author,
+            item=item,
+        )
+        tweets.append(tweet)
+        append(tweet)
+    _count_author_tweets(tweets)
+    return out
+
+
+def _count_author_tweets(tweets: list[TweetRecord]) -> None:
+    """Set ``author_tweets_in_batch``: distinct tweets per author in this batch."""
+    distinct: dict[str, set[str]] = {}
+    for tweet in tweets:
+        distinct.setdefault(tweet.author_id, set()).add(tweet.tweet_id)
+    for tweet in tweets:
+        tweet.item["author_tweets_in_batch"] = len(distinct[tweet.author_id])

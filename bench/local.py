@@ -8,8 +8,7 @@ into the real consumer, both Firehose deliveries) and measures:
 * ``freshness_*``: from the moment the source emits a tweet's line to the first
   ``GET /tweets/{id}`` on ``chalice local`` that answers 200 (polled every
   50 ms by a few prober threads, each following the newest tweet emitted when
-  it is free; before the read API exists on the branch, a strongly consistent
-  DynamoDB GetItem stands in, and the figure's name says so). Measured twice at
+  it is free; a tweet deleted before it was seen is not a sample). Measured twice at
   the same paced rate: with the consumer's batching window from ``app.py``
   (what AWS would do) and with no window (``run --batching-window 0``).
 * ``pipeline_tweets_per_s``: an unpaced synthetic load from the first line
@@ -42,10 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib import aws
 from chalicelib.config import Settings, load_settings
 from chalicelib.consumer import handle_batch
-from chalicelib.hashing import hash_line
 from chalicelib.sources.synthetic import SyntheticSource
 from tweetlake_local.api_server import ChaliceLocal
 from tweetlake_local.emulator import MotoServer, aws_environment, free_port
@@ -112,12 +109,6 @@ def tweet_id_of(line: str) -> tuple[str, str]:
     return "other", ""
 
 
-def api_serves_tweets() -> bool:
-    import app
-
-    return "/tweets/{tweet_id}" in app.app.routes
-
-
 @dataclass
 class Prober:
     """Polls for the newest emitted tweet until it is visible, then the next one."""
@@ -163,20 +154,6 @@ def api_visible(api: str) -> Callable[[str], bool]:
                 return bool(r.status == 200)
         except urllib.error.HTTPError:
             return False
-
-    return visible
-
-
-def dynamodb_visible(settings: Settings) -> Callable[[str], bool]:
-    client = aws.client("dynamodb", settings.region)
-
-    def visible(tweet_id: str) -> bool:
-        item = client.get_item(
-            TableName=settings.tweets_table,
-            Key={"hash_line": {"S": hash_line(tweet_id)}},
-            ConsistentRead=True,
-        ).get("Item")
-        return item is not None
 
     return visible
 
@@ -239,8 +216,7 @@ def freshness(stack: Stack, name: str, window: float | None, rate: float, second
     stack.reset()
     source = TimedSource(SyntheticSource(SEED, rate=rate, limit=int(rate * seconds)))
     pipeline = pipeline_for(stack, name, source, window)
-    use_api = api_serves_tweets()
-    visible = api_visible(stack.api.url) if use_api else dynamodb_visible(stack.settings)
+    visible = api_visible(stack.api.url)
     stop, claimed, lock = threading.Event(), set[str](), threading.Lock()
     probers = [Prober(source, visible, stop, claimed=claimed, lock=lock) for _ in range(PROBERS)]
     threads = [threading.Thread(target=p.run, daemon=True) for p in probers]
@@ -256,8 +232,7 @@ def freshness(stack: Stack, name: str, window: float | None, rate: float, second
     latencies = [x for p in probers for x in p.latencies]
     given_up = sum(p.given_up for p in probers)
     window_used = pipeline.mapping.batching_window_s
-    where = "get_tweet_api" if use_api else "dynamodb_getitem_no_api_yet"
-    label = f"freshness_{where}_{name}"
+    label = f"freshness_{name}"
     if not latencies:
         print(f"{label}: no samples")
         return

@@ -31,13 +31,6 @@ from tweetlake_local.emulator import free_port
 from tweetlake_local.fake_twitter import FakeTwitter
 
 
-def api_has_route(path: str) -> bool:
-    """Whether the app on this branch serves ``path`` (the read API arrives with issue 6)."""
-    import app
-
-    return path in app.app.routes
-
-
 def get(url: str) -> tuple[int, Any]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -191,27 +184,14 @@ def test_local_mode_serves_tweets_fills_the_lake_and_stops_on_sigint(
     assert body["status"] == "ok"
     run.wait_for(lambda: stored_count(run) >= 50, 60, "50 stored tweets")
 
-    if api_has_route("/tweets") and api_has_route("/tweets/{tweet_id}"):
-        _, page = run.wait_for(
-            lambda: (r := answered(f"{run.api}/tweets?limit=5")) and r[1]["items"] and r,
-            30,
-            "GET /tweets to list tweets",
-        )
-        tweet_id = page["items"][0]["tweet_id"]
-        status, tweet = get(f"{run.api}/tweets/{tweet_id}")
-        assert status == 200 and tweet["tweet_id"] == tweet_id
-    else:
-        # Until the read API lands: the tweets are visible in the emulated table.
-        import boto3
-
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://127.0.0.1:{run.aws_port}",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        assert dynamodb.describe_table(TableName="tweetlake-dev-tweets")["Table"]
+    _, page = run.wait_for(
+        lambda: (r := answered(f"{run.api}/tweets?limit=5")) and r[1]["items"] and r,
+        30,
+        "GET /tweets to list tweets",
+    )
+    tweet_id = page["items"][0]["tweet_id"]
+    status, tweet = get(f"{run.api}/tweets/{tweet_id}")
+    assert status == 200 and tweet["tweet_id"] == tweet_id
 
     run.proc.send_signal(signal.SIGINT)
     assert run.proc.wait(60) == 0, run.output

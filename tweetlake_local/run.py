@@ -153,7 +153,10 @@ def choose_source(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
             bounded = True
         seed = env.get("TWEETLAKE_SYNTHETIC_SEED") or environ.get("TWEETLAKE_SYNTHETIC_SEED", "42")
         shown = env.get("TWEETLAKE_SYNTHETIC_RATE") or environ.get("TWEETLAKE_SYNTHETIC_RATE", "50")
-        pace = "unpaced" if float(shown) == 0 else f"{shown} lines/s"
+        try:
+            pace = "unpaced" if float(shown) == 0 else f"{shown} lines/s"
+        except ValueError:  # reported with the fix by load_ingest_settings below
+            pace = f"{shown!r} lines/s"
         text = f"synthetic (seed {seed}, {pace}"
         text += f", {args.tweets} lines)" if args.tweets is not None else ")"
     else:
@@ -186,7 +189,10 @@ def build_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
     from chalicelib.config import ConfigError, load_settings
     from chalicelib.ingest_settings import load_ingest_settings
 
-    stage_env = stage_environment(args.stage)
+    try:
+        stage_env = stage_environment(args.stage)
+    except SystemExit as exc:  # the stage is not in .chalice/config.json
+        raise LocalConfigError(str(exc)) from exc
     env = {**environ, **stage_env, **plan.env}
     env.setdefault(
         # Scaled from AWS, where a run stops reading 30 s before its 570 s timeout.

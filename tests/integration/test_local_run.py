@@ -83,6 +83,12 @@ class LocalRun:
         return {k: v for k, v in (p for p in pairs if len(p) == 2)}
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without Twitter credentials (they would pick the live source)."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("TWITTER_")}
+    return {**kept, **extra}
+
+
 def start_local(home: Path, *extra: str, env: dict[str, str] | None = None) -> LocalRun:
     api_port, aws_port = free_port(), free_port()
     proc = subprocess.Popen(
@@ -105,7 +111,7 @@ def start_local(home: Path, *extra: str, env: dict[str, str] | None = None) -> L
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        env=env if env is not None else clean_env(),
     )
     run = LocalRun(proc, api_port, aws_port, home)
 
@@ -264,12 +270,11 @@ def test_refused_credentials_end_with_one_line(tmp_path: Path, local_runs: list[
     """GIVEN a bearer token X (a loopback stand-in) refuses WHEN the local mode starts
     THEN it stops by itself, exit 2, its last line naming the credential to fix."""
     with FakeTwitter(bearer="the-right-token") as fake:
-        env = {
-            **os.environ,
-            "TWITTER_BEARER_TOKEN": "a-revoked-token",
-            "TWEETLAKE_TWITTER_API_URL": fake.url,
-            "TWEETLAKE_V2_STREAM": "sample",
-        }
+        env = clean_env(
+            TWITTER_BEARER_TOKEN="a-revoked-token",
+            TWEETLAKE_TWITTER_API_URL=fake.url,
+            TWEETLAKE_V2_STREAM="sample",
+        )
         run = start_local(tmp_path / "home", "--duration", "60", env=env)
         local_runs.append(run)
         assert run.proc.wait(90) == 2, run.output
@@ -298,28 +303,50 @@ def test_taken_port_is_one_clear_line() -> None:
     )
 
 
-def test_unreadable_replay_file_is_one_clear_line(tmp_path: Path) -> None:
-    missing = tmp_path / "capture.jsonl"
+@pytest.mark.parametrize(
+    ("options", "env", "expected"),
+    [
+        (
+            ["--replay", "{tmp}/capture.jsonl"],
+            {},
+            "error: cannot read the replay file {tmp}/capture.jsonl: No such file or directory:"
+            " pass a readable JSON-lines file of raw Twitter payloads (.gz allowed)",
+        ),
+        (
+            [],
+            {"TWEETLAKE_SYNTHETIC_RATE": "fast"},
+            "error: config: TWEETLAKE_SYNTHETIC_RATE is malformed ('fast'):"
+            " use a number from 0 to 1e+06",
+        ),
+        (
+            ["--stage", "qa"],
+            {},
+            "error: config: stage 'qa' is not in {repo}/.chalice/config.json: use one of ['dev']",
+        ),
+        (
+            [],
+            {"TWITTER_ACCESS_TOKEN": "t"},
+            "error: TWITTER_ACCESS_TOKEN set but not TWITTER_CONSUMER_KEY,"
+            " TWITTER_CONSUMER_SECRET, TWITTER_ACCESS_TOKEN_SECRET: set all four for the v1.1"
+            " stream, or TWITTER_BEARER_TOKEN for v2, or unset them for synthetic tweets",
+        ),
+    ],
+)
+def test_bad_local_config_is_one_clear_line(
+    tmp_path: Path, options: list[str], env: dict[str, str], expected: str
+) -> None:
+    """Checked before anything starts: exit 2, one line, no server left."""
+    api_port, aws_port = free_port(), free_port()
+    ports = ["--api-port", str(api_port), "--aws-port", str(aws_port)]
+    argv = [o.format(tmp=tmp_path) for o in options]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tweetlake_local",
-            "run",
-            "--api-port",
-            str(free_port()),
-            "--aws-port",
-            str(free_port()),
-            "--replay",
-            str(missing),
-        ],
+        [sys.executable, "-m", "tweetlake_local", "run", *ports, *argv],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+        env=clean_env(**env),
     )
-    assert result.returncode == 2
-    assert result.stdout.strip() == (
-        f"error: cannot read the replay file {missing}: No such file or directory:"
-        " pass a readable JSON-lines file of raw Twitter payloads (.gz allowed)"
-    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.strip() == expected.format(tmp=tmp_path, repo=REPO_ROOT)
+    assert result.stderr == ""

@@ -167,6 +167,12 @@ data "aws_iam_policy_document" "api" {
     actions   = ["dynamodb:DescribeTable"]
     resources = [aws_dynamodb_table.tweets.arn]
   }
+
+  statement {
+    sid       = "CursorKey"
+    actions   = ["ssm:GetParameter"]
+    resources = ["arn:${local.partition}:ssm:${var.region}:${local.account_id}:parameter${local.cursor_key_parameter}"]
+  }
 }
 
 resource "aws_iam_role_policy" "api" {

@@ -43,6 +43,9 @@ locals {
   stream_name    = "${local.prefix}-tweets"
   firehose_name  = "${local.prefix}-lake"
   twitter_secret = "${var.project}/${var.stage}/twitter"
+  # SSM SecureString with the API's cursor-signing key; created out of band
+  # (docs/deploy.md) so the key is never in Terraform state.
+  cursor_key_parameter = "/${var.project}/${var.stage}/api-cursor-key"
 
   # Namespace of the metrics the functions emit (Embedded Metric Format).
   # Fixed in the code, whatever the project prefix.

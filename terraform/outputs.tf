@@ -46,6 +46,11 @@ output "twitter_secret_arn" {
   value       = aws_secretsmanager_secret.twitter.arn
 }
 
+output "cursor_key_parameter" {
+  description = "SSM SecureString name of the API's cursor-signing key (TWEETLAKE_CURSOR_KEY_PARAMETER); created out of band."
+  value       = local.cursor_key_parameter
+}
+
 output "lambda_role_arns" {
   description = "IAM role of each Chalice function, keyed by Chalice function name (ingest, consume, api_handler)."
   value = {

@@ -37,12 +37,15 @@ ENVIRONMENT = {
 }
 # Only the ingest function reads the Twitter credentials.
 INGEST_ENVIRONMENT = {"TWEETLAKE_TWITTER_SECRET": "twitter_secret_arn"}
+# Only the API signs cursors.
+API_ENVIRONMENT = {"TWEETLAKE_CURSOR_KEY_PARAMETER": "cursor_key_parameter"}
 REQUIRED_OUTPUTS = (
     "stage",
     "region",
     "lambda_role_arns",
     *ENVIRONMENT.values(),
     *INGEST_ENVIRONMENT.values(),
+    *API_ENVIRONMENT.values(),
 )
 TEMPLATE_STAGE = "dev"
 
@@ -95,6 +98,8 @@ def stage_entry(
         settings["iam_role_arn"] = outputs["lambda_role_arns"][function]
     ingest_env = functions["ingest"].setdefault("environment_variables", {})
     ingest_env.update({variable: outputs[name] for variable, name in INGEST_ENVIRONMENT.items()})
+    api_env = functions["api_handler"].setdefault("environment_variables", {})
+    api_env.update({variable: outputs[name] for variable, name in API_ENVIRONMENT.items()})
     return entry
 
 

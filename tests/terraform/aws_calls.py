@@ -39,6 +39,7 @@ IAM_PREFIX = {
     "dynamodb": "dynamodb",
     "s3": "s3",
     "secretsmanager": "secretsmanager",
+    "ssm": "ssm",
     "cloudwatch": "cloudwatch",
     "logs": "logs",
     "firehose": "firehose",

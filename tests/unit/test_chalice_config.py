@@ -33,6 +33,7 @@ def _outputs(stage: str = "prod") -> dict[str, Any]:
         "twitter_secret_arn": (
             f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:tweetlake/{stage}/twitter-AbCdEf"
         ),
+        "cursor_key_parameter": f"/tweetlake/{stage}/api-cursor-key",
         "lambda_role_arns": {
             "ingest": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-ingest",
             "consume": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-consume",
@@ -91,6 +92,8 @@ def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
         "arn:aws:secretsmanager:"
     )
     assert "TWEETLAKE_TWITTER_SECRET" not in functions["consume"].get("environment_variables", {})
+    api_env = functions["api_handler"]["environment_variables"]
+    assert api_env["TWEETLAKE_CURSOR_KEY_PARAMETER"] == "/tweetlake/prod/api-cursor-key"
     env = stage_environment("prod", config_path)
     settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
     assert settings.lake_bucket == BUCKET and settings.stage == "prod"

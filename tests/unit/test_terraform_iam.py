@@ -46,8 +46,7 @@ PLANNED: dict[str, set[str]] = {
     "ingest": {"secretsmanager:GetSecretValue"},
     # issue 3 (idempotent batch writes to tweets/authors/state, quarantine)
     "consume": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"},
-    # issue 6 (item reads, index queries)
-    "api_handler": {"dynamodb:GetItem", "dynamodb:Query"},
+    "api_handler": set(),
 }
 
 

@@ -11,6 +11,7 @@ three calls later.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -145,3 +146,36 @@ def trigger_stream_name() -> str:
     import ``app`` outside any stage (linters, a bare ``python -c``).
     """
     return os.environ.get("TWEETLAKE_STREAM") or "tweetlake-dev-tweets"
+
+
+def env_number(
+    env: Mapping[str, str], variable: str, default: float, low: float, high: float
+) -> float:
+    """An optional numeric setting: ``default`` when unset, ConfigError when out of range."""
+    text = env.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(
+            variable, f"is malformed ({text!r})", f"use a number from {low:g} to {high:g}"
+        )
+    return value
+
+
+def env_integer(env: Mapping[str, str], variable: str, default: int, low: int, high: int) -> int:
+    text = env.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(
+            variable, f"is malformed ({text!r})", f"use a whole number from {low} to {high}"
+        )
+    return value

@@ -21,11 +21,10 @@ TWEETLAKE_SYNTHETIC_LIMIT      0        stop the synthetic source after this man
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, env_integer, env_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,38 +35,6 @@ class IngestSettings:
     synthetic_seed: int = 42
     synthetic_rate: float = 50.0
     synthetic_limit: int = 0
-
-
-def _number(
-    env: Mapping[str, str], variable: str, default: float, low: float, high: float
-) -> float:
-    text = env.get(variable, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ConfigError(
-            variable, f"is malformed ({text!r})", f"use a number from {low:g} to {high:g}"
-        )
-    return value
-
-
-def _integer(env: Mapping[str, str], variable: str, default: int, low: int, high: int) -> int:
-    text = env.get(variable, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ConfigError(
-            variable, f"is malformed ({text!r})", f"use a whole number from {low} to {high}"
-        )
-    return value
 
 
 def load_ingest_settings(env: Mapping[str, str]) -> IngestSettings:
@@ -82,10 +49,10 @@ def load_ingest_settings(env: Mapping[str, str]) -> IngestSettings:
                 "use s3://bucket/key or a local path",
             )
     return IngestSettings(
-        safety_margin_s=_number(env, "TWEETLAKE_SAFETY_MARGIN_S", 30.0, 0.0, 900.0),
-        linger_s=_number(env, "TWEETLAKE_PRODUCER_LINGER_S", 0.5, 0.0, 60.0),
+        safety_margin_s=env_number(env, "TWEETLAKE_SAFETY_MARGIN_S", 30.0, 0.0, 900.0),
+        linger_s=env_number(env, "TWEETLAKE_PRODUCER_LINGER_S", 0.5, 0.0, 60.0),
         replay_uri=replay_uri,
-        synthetic_seed=_integer(env, "TWEETLAKE_SYNTHETIC_SEED", 42, 0, 2**63 - 1),
-        synthetic_rate=_number(env, "TWEETLAKE_SYNTHETIC_RATE", 50.0, 0.0, 1_000_000.0),
-        synthetic_limit=_integer(env, "TWEETLAKE_SYNTHETIC_LIMIT", 0, 0, 10**12),
+        synthetic_seed=env_integer(env, "TWEETLAKE_SYNTHETIC_SEED", 42, 0, 2**63 - 1),
+        synthetic_rate=env_number(env, "TWEETLAKE_SYNTHETIC_RATE", 50.0, 0.0, 1_000_000.0),
+        synthetic_limit=env_integer(env, "TWEETLAKE_SYNTHETIC_LIMIT", 0, 0, 10**12),
     )

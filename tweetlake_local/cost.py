@@ -49,6 +49,8 @@ SHARD_WRITE_BYTES_S = 1 * MIB
 SHARD_WRITE_RECORDS_S = 1000
 SHARD_READ_BYTES_S = 2 * MIB
 ONDEMAND_INITIAL_SHARDS = 4  # an on-demand stream starts with 4 MB/s of write capacity
+LAMBDA_POLL_INTERVAL_S = 1.0  # Lambda polls each shard about once a second: with a window
+# shorter than that, a batch holds what arrived since the last poll
 ATHENA_MIN_BYTES = 10 * MIB  # per query, then rounded up to the MB
 DYNAMODB_WRITE_UNIT = 1 * KIB
 DYNAMODB_STORAGE_OVERHEAD = 100  # bytes per item (and per index entry) for storage
@@ -356,7 +358,8 @@ def estimate(
         "lambda_gb_second lambda_requests_million",
     )
     per_shard = tweets_per_second / shards
-    batch = min(float(d.batch_size), max(1.0, per_shard * d.batching_window_s))
+    gathered_s = max(d.batching_window_s, LAMBDA_POLL_INTERVAL_S)
+    batch = min(float(d.batch_size), max(1.0, per_shard * gathered_s))
     invocations = tweets / batch
     handler_ms = interpolate({k: v[0] for k, v in m.consumer_batches.items()}, batch)
     consume_gbs = invocations * handler_ms / 1000 * d.consume_memory_mb / 1024

@@ -210,8 +210,9 @@ def render_markdown(
         f" every {deployment.ingest_every_s // 60} min | `.chalice/config.json`, `app.py`"
         " schedule (billed as the full timeout: it streams until just before it) |",
         f"| consume Lambda | {deployment.consume_memory_mb} MB, batch"
-        f" {deployment.batch_size}, window {deployment.batching_window_s:g} s |"
-        " `.chalice/config.json`, `app.py` trigger |",
+        f" {deployment.batch_size}, window {deployment.batching_window_s:g} s (a batch holds"
+        " what arrived in the window, or in the ~1 s between Lambda's polls of a shard if"
+        " longer) | `.chalice/config.json`, `app.py` trigger |",
         "| consumer ms per batch | "
         + ", ".join(
             f"{size}: {ms:,.0f} ms" for size, (ms, _) in sorted(measured.consumer_batches.items())

@@ -16,6 +16,7 @@ skipped, and the shard waits, exactly why the consumer must not raise on bad dat
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -325,6 +326,19 @@ class EventSourceMapping:
     def pending(self) -> int:
         """Records read from the stream but not yet handled successfully."""
         return sum(len(p) for p in self._pending.values())
+
+    def oldest_pending(self) -> datetime | None:
+        """Arrival time of the oldest record read but not yet handled (None if none).
+
+        Safe to call from another thread for display: it only reads the
+        first element of each shard's list, and a shard added meanwhile is
+        seen on the next call.
+        """
+        arrivals = []
+        for pending in list(self._pending.values()):
+            with contextlib.suppress(IndexError):
+                arrivals.append(_arrival(pending[0]))
+        return min(arrivals, default=None)
 
     def poll(self) -> int:
         """Read every shard once and invoke each batch that is due; returns records handled."""

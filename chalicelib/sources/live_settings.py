@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, env_integer
 from chalicelib.sources.rules import RULES_SETTING, Rule, parse_rules
 from chalicelib.sources.v2_rest import DEFAULT_API_URL
 
@@ -50,19 +50,6 @@ def _url(env: Mapping[str, str], variable: str, default: str) -> str:
     return value
 
 
-def _int(env: Mapping[str, str], variable: str, default: int, low: int, high: int) -> int:
-    text = env.get(variable, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ConfigError(variable, f"is {text!r}", f"use a whole number from {low} to {high}")
-    return value
-
-
 def load_live_settings(env: Mapping[str, str], source: str) -> LiveSettings:
     """Settings for ``source`` (``v2`` or ``v1.1``); checks only what that source uses."""
     stream = env.get("TWEETLAKE_V2_STREAM", "").strip() or "filter"
@@ -87,17 +74,17 @@ def load_live_settings(env: Mapping[str, str], source: str) -> LiveSettings:
             "is not set (nor TWEETLAKE_V1_FOLLOW / TWEETLAKE_V1_LOCATIONS)",
             "give statuses/filter at least one of them, e.g. TWEETLAKE_V1_TRACK=lakes,rivers",
         )
-    delay = _int(env, "TWEETLAKE_CATCHUP_DELAY_S", 15, 0, 300)
+    delay = env_integer(env, "TWEETLAKE_CATCHUP_DELAY_S", 15, 0, 300)
     return LiveSettings(
         api_url=_url(env, "TWEETLAKE_TWITTER_API_URL", DEFAULT_API_URL),
         v1_stream_url=_url(env, "TWEETLAKE_TWITTER_STREAM_URL", DEFAULT_V1_STREAM_URL),
         v2_stream=stream,
         v2_rules=rules,
-        backfill_minutes=_int(env, "TWEETLAKE_V2_BACKFILL_MINUTES", 0, 0, 5),
+        backfill_minutes=env_integer(env, "TWEETLAKE_V2_BACKFILL_MINUTES", 0, 0, 5),
         v1_track=track,
         v1_follow=follow,
         v1_locations=locations,
         v1_language=env.get("TWEETLAKE_V1_LANGUAGE", "").strip(),
-        catch_up_pages=_int(env, "TWEETLAKE_CATCHUP_MAX_PAGES", 10, 0, 1000),
+        catch_up_pages=env_integer(env, "TWEETLAKE_CATCHUP_MAX_PAGES", 10, 0, 1000),
         catch_up_delay_s=float(delay),
     )

@@ -1,28 +1,95 @@
-"""The README's run command brings the stack up offline and stops cleanly."""
+"""The README's run command, as a newcomer types it: a subprocess on free ports.
+
+These start the whole local mode (moto server, ``chalice local``, the ingest
+schedule, the Kinesis readers and the Firehose deliveries) and talk to it over
+HTTP; the lake it writes is read back with DuckDB and the ``sql`` subcommand.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 
-from tests.paths import REPO_ROOT
+from tests.paths import OWN_TWITTER, REPO_ROOT
 from tweetlake_local.emulator import free_port
+from tweetlake_local.fake_twitter import FakeTwitter
 
 
-def get_json(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        body: dict[str, object] = json.loads(response.read())
-        return body
+def get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
 
 
-@pytest.mark.slow
-def test_run_serves_health_then_exits_cleanly() -> None:
+def answered(url: str) -> tuple[int, Any] | None:
+    """``(200, body)`` once ``url`` answers 200; None while it refuses or errs."""
+    try:
+        status, body = get(url)
+    except OSError:
+        return None
+    return (status, body) if status == 200 else None
+
+
+@dataclass
+class LocalRun:
+    """The local mode as a child process, its output collected by a reader thread."""
+
+    proc: subprocess.Popen[str]
+    api_port: int
+    aws_port: int
+    home: Path
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, predicate: Any, timeout_s: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; output:\n{self.output}")
+
+    def summary(self) -> dict[str, str]:
+        start = self.lines.index("summary:")
+        pairs = (line.strip().split(": ", 1) for line in self.lines[start + 1 :])
+        return {k: v for k, v in (p for p in pairs if len(p) == 2)}
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without Twitter credentials (they would pick the live source)."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("TWITTER_")}
+    return {**kept, **extra}
+
+
+def start_local(home: Path, *extra: str, env: dict[str, str] | None = None) -> LocalRun:
     api_port, aws_port = free_port(), free_port()
     proc = subprocess.Popen(
         [
@@ -30,34 +97,192 @@ def test_run_serves_health_then_exits_cleanly() -> None:
             "-m",
             "tweetlake_local",
             "run",
-            "--duration",
-            "6",
             "--api-port",
             str(api_port),
             "--aws-port",
             str(aws_port),
+            "--dir",
+            str(home),
+            "--status",
+            "lines",
+            *extra,
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env if env is not None else clean_env(),
     )
-    try:
-        body = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and body is None:
-            try:
-                body = get_json(f"http://127.0.0.1:{api_port}/health")
-            except OSError:
-                time.sleep(0.3)
-        assert body is not None and body["status"] == "ok"
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        proc.kill() if proc.poll() is None else None
-    assert proc.returncode == 0, out
-    assert "stopped cleanly" in out
-    with socket.socket() as sock:  # nothing left listening
-        assert sock.connect_ex(("127.0.0.1", api_port)) != 0
+    run = LocalRun(proc, api_port, aws_port, home)
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            run.lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+    return run
+
+
+@pytest.fixture
+def local_runs() -> Iterator[list[LocalRun]]:
+    """Every run started by a test is killed at the end, whatever happened."""
+    runs: list[LocalRun] = []
+    yield runs
+    for run in runs:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait(10)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes containing ``text`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def assert_nothing_left(run: LocalRun) -> None:
+    for port in (run.api_port, run.aws_port):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+    assert processes_mentioning(f"--port {run.api_port}") == []
+
+
+def stored_count(run: LocalRun) -> int:
+    for line in reversed(run.lines):
+        if line.startswith("status:"):
+            return int(line.split("· stored ")[1].split(" ")[0])
+    return 0
+
+
+@pytest.mark.slow
+def test_local_mode_serves_tweets_fills_the_lake_and_stops_on_sigint(
+    tmp_path: Path, local_runs: list[LocalRun]
+) -> None:
+    """GIVEN the local mode on free ports with the synthetic source WHEN tweets flow
+    THEN the API serves them, and after SIGINT the lake on disk holds every record
+    that entered the stream, DuckDB reads its Parquet, a named query answers from it,
+    and no process or port is left behind."""
+    run = start_local(
+        tmp_path / "home",
+        "--rate",
+        "100",
+        "--schedule",
+        "20",
+        "--batching-window",
+        "0.5",
+        "--flush-seconds",
+        "1",
+        "--status-every",
+        "0.5",
+    )
+    local_runs.append(run)
+    _, body = run.wait_for(lambda: answered(f"{run.api}/health"), 60, "GET /health")
+    assert body["status"] == "ok"
+    run.wait_for(lambda: stored_count(run) >= 50, 60, "50 stored tweets")
+
+    _, page = run.wait_for(
+        lambda: (r := answered(f"{run.api}/tweets?limit=5")) and r[1]["items"] and r,
+        30,
+        "GET /tweets to list tweets",
+    )
+    tweet_id = page["items"][0]["tweet_id"]
+    status, tweet = get(f"{run.api}/tweets/{tweet_id}")
+    assert status == 200 and tweet["tweet_id"] == tweet_id
+
+    run.proc.send_signal(signal.SIGINT)
+    assert run.proc.wait(60) == 0, run.output
+    time.sleep(0.2)  # the reader thread takes the last lines
+    assert run.lines[-1] == "stopped cleanly", run.output
+    summary = run.summary()
+    sent = int(summary["sent to stream"])
+    assert sent >= 50 and int(summary["consumed"]) == sent
+    assert int(summary["stored"]) > 0
+
+    lake = tmp_path / "home" / "lake"
+    raw_lines = [
+        line
+        for path in sorted(lake.glob("raw/dt=*/hour=*/*.gz"))
+        for line in gzip.decompress(path.read_bytes()).splitlines()
+    ]
+    assert len(raw_lines) == sent  # drained: every record in the stream reached the raw zone
+    parquet = str(lake / "curated" / "**" / "*.parquet")
+    con = duckdb.connect()
+    rows, tweets = con.execute(
+        "SELECT count(*), count(DISTINCT tweet_id) FILTER (WHERE kind = 'tweet')"
+        " FROM read_parquet(?, hive_partitioning = true)",
+        [parquet],
+    ).fetchone() or (0, 0)
+    assert rows == sent
+    assert tweets > 0
+
+    query = subprocess.run(
+        [sys.executable, "-m", "tweetlake_local", "sql", "tweets_per_hour", "--lake", str(lake)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert query.returncode == 0, query.stdout + query.stderr
+    counts = [int(line.split()[-1]) for line in query.stdout.splitlines() if line[:2] == "20"]
+    assert sum(counts) == tweets
+
+    assert_nothing_left(run)
+
+
+@pytest.mark.slow
+def test_until_drained_replay_prints_exact_counts(
+    tmp_path: Path, local_runs: list[LocalRun]
+) -> None:
+    """GIVEN our v2 stream fixture (5 good tweets, 1 without time or author, a line cut
+    mid-object, a keep-alive and an operational disconnect) WHEN replayed with
+    --until-drained THEN the summary counts each line once and the command exits 0."""
+    fixture = OWN_TWITTER / "v2_stream.jsonl"
+    run = start_local(tmp_path / "home", "--replay", str(fixture), "--until-drained")
+    local_runs.append(run)
+    assert run.proc.wait(120) == 0, run.output
+    time.sleep(0.2)
+    summary = run.summary()
+    assert {k: summary[k] for k in ("read", "sent to stream", "consumed", "stored")} == {
+        "read": "9",
+        "sent to stream": "6",
+        "consumed": "6",
+        "stored": "5",
+    }
+    assert summary["control"] == "2"  # the keep-alive and the operational disconnect
+    assert summary["quarantined"] == "2"  # the cut line (ingest) and the invalid tweet (consumer)
+    assert summary["files written"] == "1 raw, 1 Parquet, 0 conversion-error (2)"
+    assert run.lines[-1] == "stopped cleanly"
+    assert_nothing_left(run)
+
+
+@pytest.mark.slow
+def test_refused_credentials_end_with_one_line(tmp_path: Path, local_runs: list[LocalRun]) -> None:
+    """GIVEN a bearer token X (a loopback stand-in) refuses WHEN the local mode starts
+    THEN it stops by itself, exit 2, its last line naming the credential to fix."""
+    with FakeTwitter(bearer="the-right-token") as fake:
+        env = clean_env(
+            TWITTER_BEARER_TOKEN="a-revoked-token",
+            TWEETLAKE_TWITTER_API_URL=fake.url,
+            TWEETLAKE_V2_STREAM="sample",
+        )
+        run = start_local(tmp_path / "home", "--duration", "60", env=env)
+        local_runs.append(run)
+        assert run.proc.wait(90) == 2, run.output
+    time.sleep(0.2)
+    assert run.lines[-1].startswith("error: X refused the bearer token (TWITTER_BEARER_TOKEN")
+    assert "HTTP 401" in run.lines[-1]
+    assert "a-revoked-token" not in run.output
+    assert_nothing_left(run)
 
 
 def test_taken_port_is_one_clear_line() -> None:
@@ -76,3 +301,52 @@ def test_taken_port_is_one_clear_line() -> None:
     assert result.stdout.strip() == (
         f"error: port {port} for the API is taken: stop what uses it or pass --api-port N"
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "expected"),
+    [
+        (
+            ["--replay", "{tmp}/capture.jsonl"],
+            {},
+            "error: cannot read the replay file {tmp}/capture.jsonl: No such file or directory:"
+            " pass a readable JSON-lines file of raw Twitter payloads (.gz allowed)",
+        ),
+        (
+            [],
+            {"TWEETLAKE_SYNTHETIC_RATE": "fast"},
+            "error: config: TWEETLAKE_SYNTHETIC_RATE is malformed ('fast'):"
+            " use a number from 0 to 1e+06",
+        ),
+        (
+            ["--stage", "qa"],
+            {},
+            "error: config: stage 'qa' is not in {repo}/.chalice/config.json: use one of ['dev']",
+        ),
+        (
+            [],
+            {"TWITTER_ACCESS_TOKEN": "t"},
+            "error: TWITTER_ACCESS_TOKEN set but not TWITTER_CONSUMER_KEY,"
+            " TWITTER_CONSUMER_SECRET, TWITTER_ACCESS_TOKEN_SECRET: set all four for the v1.1"
+            " stream, or TWITTER_BEARER_TOKEN for v2, or unset them for synthetic tweets",
+        ),
+    ],
+)
+def test_bad_local_config_is_one_clear_line(
+    tmp_path: Path, options: list[str], env: dict[str, str], expected: str
+) -> None:
+    """Checked before anything starts: exit 2, one line, no server left."""
+    api_port, aws_port = free_port(), free_port()
+    ports = ["--api-port", str(api_port), "--aws-port", str(aws_port)]
+    argv = [o.format(tmp=tmp_path) for o in options]
+    result = subprocess.run(
+        [sys.executable, "-m", "tweetlake_local", "run", *ports, *argv],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(**env),
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.strip() == expected.format(tmp=tmp_path, repo=REPO_ROOT)
+    assert result.stderr == ""

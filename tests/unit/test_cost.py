@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from contextlib import redirect_stdout
+from dataclasses import replace
 
 import pytest
 
@@ -155,6 +156,9 @@ def test_rates_change_batches_shards_and_the_interpolated_consumer() -> None:
     assert "1,000 ms" in consume.item
     mid = estimate(50.5, PRICES, MEASURED, DEPLOYMENT)  # 252.5 a batch: halfway
     assert "550 ms" in next(x for x in mid.lines if x.item.startswith("consume")).item
+    # a batching window of 0 s: a batch holds what arrived since the last poll (~1 s)
+    zero = estimate(50, PRICES, MEASURED, replace(DEPLOYMENT, batching_window_s=0))
+    assert zero.batch_records == 50
     with pytest.raises(ValueError):
         estimate(0, PRICES, MEASURED, DEPLOYMENT)
 

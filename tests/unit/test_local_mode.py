@@ -1,0 +1,268 @@
+"""The local mode's parts that need no server: context, schedule, counters, source choice."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import ConfigError
+from chalicelib.sources.credentials import CredentialRejectedError
+from tests.paths import OWN_TWITTER
+from tweetlake_local.cli import build_parser
+from tweetlake_local.pipeline import (
+    ConsumerTap,
+    CountingKinesis,
+    IngestTotals,
+    LocalContext,
+    Scheduler,
+    is_fatal,
+    scheduled_event,
+)
+from tweetlake_local.run import LocalConfigError, choose_source
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_context_counts_down_and_drops_to_zero_on_stop() -> None:
+    """GIVEN a 57 s timeout WHEN time passes THEN the remaining time falls with it,
+    and a stop request makes it 0 at once (the ingest run then flushes)."""
+    clock, stopping = FakeClock(), threading.Event()
+    context = LocalContext("tweetlake-dev-ingest", "us-east-1", 57.0, stopping, clock=clock)
+    assert context.get_remaining_time_in_millis() == 57_000
+    clock.now += 20.5
+    assert context.get_remaining_time_in_millis() == 36_500
+    clock.now += 100
+    assert context.get_remaining_time_in_millis() == 0
+    assert context.invoked_function_arn.endswith(":function:tweetlake-dev-ingest")
+    unbounded = LocalContext("f", "us-east-1", None, stopping, clock=clock)
+    assert unbounded.get_remaining_time_in_millis() > 10 * 60 * 1000
+    stopping.set()
+    assert unbounded.get_remaining_time_in_millis() == 0
+
+
+def test_scheduled_event_has_every_eventbridge_field() -> None:
+    event = scheduled_event("eu-west-1", "tweetlake-dev-ingest-schedule")
+    assert set(event) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
+    assert event["resources"][0].startswith("arn:aws:events:eu-west-1:")
+
+
+def run_scheduler(scheduler: Scheduler, timeout_s: float = 10) -> None:
+    thread = threading.Thread(target=scheduler.run)
+    thread.start()
+    thread.join(timeout_s)
+    assert not thread.is_alive()
+
+
+def test_bounded_scheduler_invokes_once_without_timeout() -> None:
+    contexts: list[LocalContext] = []
+
+    def invoke(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        contexts.append(context)
+        return {"received": 9, "sent": 6, "control": 2, "quarantined": 1}
+
+    totals = IngestTotals()
+    scheduler = Scheduler(
+        invoke,
+        region="us-east-1",
+        stage="dev",
+        interval_s=0.01,
+        timeout_s=None,
+        totals=totals,
+        runs=1,
+    )
+    run_scheduler(scheduler)
+    assert len(contexts) == 1
+    assert contexts[0].get_remaining_time_in_millis() > 60_000
+    assert (totals.runs, totals.received, totals.sent, totals.control, totals.quarantined) == (
+        1,
+        9,
+        6,
+        2,
+        1,
+    )
+    assert scheduler.finished.is_set() and scheduler.fatal is None
+
+
+def test_scheduler_runs_on_a_fixed_rate_and_skips_ticks_missed_by_a_long_run() -> None:
+    """GIVEN a 0.1 s rate and a first run that takes 0.35 s WHEN it runs THEN the next
+    run starts at the next tick on the rate (0.4 s), not at once three times."""
+    starts: list[float] = []
+    origin = time.monotonic()
+
+    def invoke(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        starts.append(time.monotonic() - origin)
+        if len(starts) == 1:
+            time.sleep(0.35)
+        if len(starts) == 3:
+            scheduler.stop()
+        return {}
+
+    scheduler = Scheduler(
+        invoke, region="us-east-1", stage="dev", interval_s=0.1, timeout_s=0.095,
+        totals=IngestTotals(),
+    )  # fmt: skip
+    run_scheduler(scheduler)
+    assert len(starts) == 3
+    assert 0.38 <= starts[1] < 0.5
+    assert 0.48 <= starts[2] < 0.6
+
+
+def test_a_transient_failure_waits_for_the_next_tick_a_refusal_ends_the_schedule() -> None:
+    calls = 0
+
+    def flaky(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("kinesis unreachable")
+        scheduler.stop()
+        return {"sent": 1}
+
+    scheduler = Scheduler(
+        flaky, region="us-east-1", stage="dev", interval_s=0.05, timeout_s=0.04,
+        totals=IngestTotals(),
+    )  # fmt: skip
+    run_scheduler(scheduler)
+    assert calls == 2 and scheduler.fatal is None and scheduler.totals.sent == 1
+
+    def refused(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        raise CredentialRejectedError("bearer token (TWITTER_BEARER_TOKEN)", 401)
+
+    scheduler = Scheduler(
+        refused, region="us-east-1", stage="dev", interval_s=0.05, timeout_s=0.04,
+        totals=IngestTotals(),
+    )  # fmt: skip
+    run_scheduler(scheduler)
+    assert isinstance(scheduler.fatal, CredentialRejectedError)
+    assert "HTTP 401" in (scheduler.totals.last_error or "")
+
+
+def test_fatal_errors_are_settings_and_refusals() -> None:
+    assert is_fatal(ConfigError("TWEETLAKE_X", "is bad", "fix it"))
+    assert is_fatal(CredentialRejectedError("bearer token", 403))
+    assert not is_fatal(RuntimeError("throttled"))
+
+
+def test_consumer_tap_sums_batch_counts_and_routes_the_log_line() -> None:
+    logged: list[str] = []
+
+    def handler(event: dict[str, Any], *, sink: Any = print) -> dict[str, int]:
+        sink("one EMF line")
+        n = len(event["Records"])
+        return {"records": n, "stored": n - 1, "quarantined": 1, "duration_ms": 7}
+
+    tap = ConsumerTap(handler, logged.append)
+    tap({"Records": [1, 2, 3]})
+    tap({"Records": [1, 2]})
+    assert (tap.stored, tap.quarantined, tap.batches) == (3, 2, 2)
+    assert "duration_ms" not in tap.counts
+    assert logged == ["one EMF line", "one EMF line"]
+
+    def failing(event: dict[str, Any]) -> dict[str, int]:
+        raise RuntimeError("dynamodb down")
+
+    tap = ConsumerTap(failing, logged.append)
+    with pytest.raises(RuntimeError):
+        tap({"Records": []})
+    assert tap.failures == 1 and tap.batches == 0
+
+
+def test_counting_kinesis_counts_only_accepted_records() -> None:
+    class Stream:
+        def put_records(self, **kwargs: Any) -> dict[str, Any]:
+            return {"FailedRecordCount": 1, "Records": []}
+
+        def describe_stream(self, **kwargs: Any) -> str:
+            return "described"
+
+    sent: list[int] = []
+    client = CountingKinesis(Stream(), sent.append)
+    client.put_records(StreamName="s", Records=[{}, {}, {}])
+    assert sent == [2]
+    assert client.describe_stream(StreamName="s") == "described"
+
+
+# --- choosing the source --------------------------------------------------------------
+
+
+def args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["run", *argv])
+
+
+def test_synthetic_by_default_and_bounded_by_tweets() -> None:
+    plan = choose_source(args(), {})
+    assert plan.source == "synthetic" and not plan.bounded_source
+    assert plan.env == {"TWEETLAKE_SOURCE": "synthetic"}
+    plan = choose_source(args("--tweets", "200", "--until-drained", "--seed", "7"), {})
+    assert plan.bounded_source
+    assert plan.env["TWEETLAKE_SYNTHETIC_LIMIT"] == "200"
+    assert plan.env["TWEETLAKE_SYNTHETIC_RATE"] == "0"  # a bounded load is unpaced
+    assert plan.env["TWEETLAKE_SYNTHETIC_SEED"] == "7"
+
+
+def test_until_drained_needs_an_end() -> None:
+    with pytest.raises(LocalConfigError, match="--tweets N"):
+        choose_source(args("--until-drained"), {})
+    assert choose_source(args("--until-drained", "--duration", "5"), {}).source == "synthetic"
+
+
+def test_replay_file_is_checked_before_anything_starts(tmp_path: Path) -> None:
+    fixture = OWN_TWITTER / "v2_stream.jsonl"
+    plan = choose_source(args("--replay", str(fixture)), {})
+    assert plan.source == "replay" and plan.bounded_source
+    assert plan.env["TWEETLAKE_REPLAY_URI"] == str(fixture.resolve())
+    with pytest.raises(LocalConfigError, match="No such file or directory"):
+        choose_source(args("--replay", str(tmp_path / "missing.jsonl")), {})
+    with pytest.raises(LocalConfigError, match="Is a directory"):
+        choose_source(args("--replay", str(tmp_path)), {})
+    not_gzip = tmp_path / "lines.jsonl.gz"
+    not_gzip.write_bytes(b'{"id": 1}\n')
+    with pytest.raises(LocalConfigError, match="cannot read the replay file"):
+        choose_source(args("--replay", str(not_gzip)), {})
+    good = tmp_path / "good.jsonl.gz"
+    good.write_bytes(gzip.compress(fixture.read_bytes()))
+    assert choose_source(args("--replay", str(good)), {}).source == "replay"
+
+
+def test_credentials_pick_the_live_source() -> None:
+    assert choose_source(args(), {"TWITTER_BEARER_TOKEN": "t"}).source == "v2"
+    oauth1 = {
+        "TWITTER_CONSUMER_KEY": "a",
+        "TWITTER_CONSUMER_SECRET": "b",
+        "TWITTER_ACCESS_TOKEN": "c",
+        "TWITTER_ACCESS_TOKEN_SECRET": "d",
+    }
+    assert choose_source(args(), oauth1).source == "v1.1"
+    # Credentials present, but synthetic asked for: synthetic.
+    assert choose_source(args("--source", "synthetic"), oauth1).source == "synthetic"
+    with pytest.raises(LocalConfigError, match="set all four"):
+        choose_source(args(), {"TWITTER_CONSUMER_KEY": "a"})
+    with pytest.raises(LocalConfigError, match="needs TWITTER_BEARER_TOKEN"):
+        choose_source(args("--source", "v2"), {})
+    with pytest.raises(LocalConfigError, match="--tweets limits the synthetic source"):
+        choose_source(args("--tweets", "5"), {"TWITTER_BEARER_TOKEN": "t"})
+    with pytest.raises(LocalConfigError, match="needs a source with an end"):
+        choose_source(args("--until-drained"), {"TWITTER_BEARER_TOKEN": "t"})

@@ -1,0 +1,466 @@
+"""The in-process half of the local mode: the schedule and the stream's readers.
+
+``run`` (``tweetlake_local/run.py``) starts the moto server and ``chalice
+local``; this module runs, in threads of the same process, what AWS would run
+as Lambda invocations and Firehose deliveries:
+
+* the **schedule**: :func:`chalicelib.ingest.run_ingest`, the function
+  ``app.ingest_tweets`` calls, invoked every ``interval_s`` with a complete
+  EventBridge event and a Lambda-like context whose remaining time counts
+  down to a timeout (95% of the interval, as 570 s of 600 s on AWS). A run
+  stops reading when that time falls to the safety margin, flushes and
+  checkpoints, exactly as on AWS. The context also reports 0 ms left once a
+  stop is requested, which is how Ctrl-C makes a run flush early;
+* the **readers** of the stream (:func:`tweetlake_local.poller.local_readers`):
+  the consumer's event source mapping, calling
+  :func:`chalicelib.consumer.handle_batch`, and both Firehose deliveries.
+
+Configuration reaches chalicelib through ``os.environ``, set once before any
+thread starts and never changed after, so the threads need no locks around it
+(``chalice.test.Client`` swaps ``os.environ`` per call, which would race).
+Counters are written by one thread each and read by the status display.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tweetlake_local.poller import (
+    ACCOUNT_ID,
+    EventSourceMapping,
+    FileCheckpoints,
+    FirehoseSource,
+    Poller,
+    local_readers,
+)
+
+log = logging.getLogger(__name__)
+
+# On AWS the ingest function runs every 600 s with a 570 s timeout.
+TIMEOUT_SHARE = 570 / 600
+# Reported as the remaining time of a run that has no timeout (bounded mode).
+UNBOUNDED_REMAINING_MS = 15 * 60 * 1000
+
+
+class LocalContext:
+    """What Lambda passes as ``context``, with a clock that can be cut short.
+
+    ``get_remaining_time_in_millis`` counts down to ``timeout_s`` after the
+    invocation starts (never, when ``timeout_s`` is None) and drops to 0 once
+    ``stopping`` is set, so the ingest run stops reading at its next line.
+    """
+
+    def __init__(
+        self,
+        function_name: str,
+        region: str,
+        timeout_s: float | None,
+        stopping: threading.Event,
+        memory_mb: int = 512,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self._clock = clock
+        self._deadline = None if timeout_s is None else clock() + timeout_s
+        self._stopping = stopping
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self._stopping.is_set():
+            return 0
+        if self._deadline is None:
+            return UNBOUNDED_REMAINING_MS
+        return max(0, int((self._deadline - self._clock()) * 1000))
+
+
+def scheduled_event(region: str, rule_name: str) -> dict[str, Any]:
+    """An EventBridge scheduled event, every field Lambda gets."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+class CountingKinesis:
+    """The real Kinesis client, counting the records PutRecords accepted.
+
+    The ingest run reports its totals when it ends (a minute later locally);
+    this lets the status show records entering the stream as they do.
+    """
+
+    def __init__(self, client: Any, on_sent: Callable[[int], None]) -> None:
+        self._client = client
+        self._on_sent = on_sent
+
+    def put_records(self, **kwargs: Any) -> Any:
+        response = self._client.put_records(**kwargs)
+        failed = int(response.get("FailedRecordCount", 0))
+        self._on_sent(len(kwargs.get("Records", [])) - failed)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@dataclass
+class IngestTotals:
+    """Sums of the ingest runs' summaries, plus the records sent so far in this run."""
+
+    runs: int = 0
+    received: int = 0
+    sent: int = 0
+    control: int = 0
+    quarantined: int = 0
+    sent_live: int = 0  # updated during a run by CountingKinesis
+    last_run: dict[str, Any] | None = None
+    last_error: str | None = None
+    control_types: Counter[str] = field(default_factory=Counter)
+
+    def add(self, summary: Mapping[str, Any]) -> None:
+        self.runs += 1
+        self.received += int(summary.get("received", 0))
+        self.sent += int(summary.get("sent", 0))
+        self.control += int(summary.get("control", 0))
+        self.quarantined += int(summary.get("quarantined", 0))
+        self.control_types.update(summary.get("control_types") or {})
+        self.last_run = dict(summary)
+
+
+class ConsumerTap:
+    """Calls the consumer and adds up the counts each batch returns.
+
+    The consumer writes one JSON log line per batch to stdout (its metrics on
+    AWS); locally that goes to the log file instead of over the status panel,
+    when the consumer accepts a ``sink``.
+    """
+
+    def __init__(self, handler: Callable[..., Any], log_line: Callable[[str], None]) -> None:
+        self._handler = handler
+        self._kwargs: dict[str, Any] = {}
+        try:
+            if "sink" in inspect.signature(handler).parameters:
+                self._kwargs["sink"] = log_line
+        except (TypeError, ValueError):  # builtins or C callables have no signature
+            pass
+        self.counts: Counter[str] = Counter()
+        self.batches = 0
+        self.failures = 0
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        try:
+            result = self._handler(event, **self._kwargs)
+        except Exception:
+            self.failures += 1
+            raise
+        self.batches += 1
+        if isinstance(result, Mapping):
+            self.counts.update(
+                {k: int(v) for k, v in result.items() if isinstance(v, int) and k != "duration_ms"}
+            )
+        return result
+
+    @property
+    def stored(self) -> int:
+        # Older consumers (before issue 3) report only "valid"/"invalid".
+        return self.counts.get("stored", self.counts.get("valid", 0))
+
+    @property
+    def quarantined(self) -> int:
+        return self.counts.get("quarantined", self.counts.get("invalid", 0))
+
+
+class FatalIngestError(RuntimeError):
+    """The ingest run failed in a way the next run would repeat (config, credentials)."""
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: bad settings, and what X refused (credentials, rules)."""
+    from chalicelib.config import ConfigError
+    from chalicelib.sources.base import SourceRefusedError
+
+    return isinstance(exc, (ConfigError, SourceRefusedError))
+
+
+class Scheduler:
+    """Invokes the ingest function on a fixed rate, one run at a time.
+
+    Like EventBridge with reserved concurrency 1: a tick that comes while a
+    run is still going is skipped. ``runs=1`` is the bounded mode: one run,
+    with no timeout, reading the source to its end.
+    """
+
+    def __init__(
+        self,
+        invoke: Callable[[dict[str, Any], LocalContext], Mapping[str, Any]],
+        *,
+        region: str,
+        stage: str,
+        interval_s: float,
+        timeout_s: float | None,
+        totals: IngestTotals,
+        runs: int | None = None,
+        memory_mb: int = 512,
+    ) -> None:
+        self._invoke = invoke
+        self.region = region
+        self.function_name = f"tweetlake-{stage}-ingest"
+        self.rule_name = f"tweetlake-{stage}-ingest-schedule"
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.totals = totals
+        self.runs = runs
+        self.memory_mb = memory_mb
+        self.stopping = threading.Event()
+        self.running = threading.Event()  # set while a run is in progress
+        self.fatal: BaseException | None = None
+        self.finished = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        done = 0
+        try:
+            while not self.stopping.is_set():
+                self._one_run()
+                done += 1
+                if self.fatal is not None or (self.runs is not None and done >= self.runs):
+                    break
+                # The next tick on the fixed rate; ticks missed during a long run are skipped.
+                elapsed = time.monotonic() - started
+                next_at = (int(elapsed // self.interval_s) + 1) * self.interval_s
+                self.stopping.wait(max(0.0, started + next_at - time.monotonic()))
+        finally:
+            self.finished.set()
+
+    def _one_run(self) -> None:
+        context = LocalContext(
+            self.function_name, self.region, self.timeout_s, self.stopping, self.memory_mb
+        )
+        event = scheduled_event(self.region, self.rule_name)
+        self.running.set()
+        try:
+            summary = self._invoke(event, context)
+            self.totals.add(summary)
+            self.totals.last_error = None
+        except Exception as exc:
+            self.totals.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            if is_fatal(exc):
+                self.fatal = exc
+            else:
+                log.exception("ingest run failed (the next scheduled run will try again)")
+        finally:
+            self.totals.sent_live = 0
+            self.running.clear()
+
+
+def ingest_invoker(
+    kinesis: Any, totals: IngestTotals, source: Any = None
+) -> Callable[[dict[str, Any], LocalContext], Mapping[str, Any]]:
+    """``run_ingest`` with a Kinesis client that counts what enters the stream.
+
+    ``source`` replaces the one ``TWEETLAKE_SOURCE`` names (the benchmark times
+    each line it emits); it can serve one run only.
+    """
+    from chalicelib.ingest import IngestDeps, run_ingest
+
+    def on_sent(n: int) -> None:
+        totals.sent_live += n
+
+    deps = IngestDeps(kinesis=CountingKinesis(kinesis, on_sent), source=source)
+
+    def invoke(event: dict[str, Any], context: LocalContext) -> Mapping[str, Any]:
+        return run_ingest(event, context, deps)
+
+    return invoke
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the status line shows, read from the counters at one moment."""
+
+    ingest_runs: int
+    ingest_running: bool
+    read: int
+    sent: int
+    control: int
+    quarantined: int
+    stored: int
+    consumer_counts: dict[str, int]
+    consumer_records: int
+    lag_records: int
+    lag_ms: int
+    raw_files: int
+    curated_files: int
+    error_files: int
+    last_error: str | None
+
+
+class Pipeline:
+    """The schedule and the readers, each in its own thread."""
+
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        lake_dir: Path,
+        state_dir: Path,
+        interval_s: float,
+        bounded: bool,
+        batching_window_s: float | None,
+        poll_interval_s: float,
+        buffer_seconds: float | None,
+        consumer: Callable[..., Any],
+        log_line: Callable[[str], None],
+        memory_mb: int = 512,
+        source: Any = None,
+    ) -> None:
+        from chalicelib import aws
+
+        self.settings = settings
+        # Build every client here, in one thread, before any worker starts.
+        kinesis = aws.client("kinesis", settings.region)
+        for service in ("s3", "dynamodb"):
+            aws.client(service, settings.region)
+        checkpoints_path = state_dir / "checkpoints.json"
+        # The emulated stream is new on every start: old positions would skip records.
+        checkpoints_path.unlink(missing_ok=True)
+        self.tap = ConsumerTap(consumer, log_line)
+        self.poller: Poller = local_readers(
+            settings,
+            self.tap,
+            lake_dir=lake_dir,
+            checkpoints=FileCheckpoints(checkpoints_path),
+            batching_window_s=batching_window_s,
+            interval_s=poll_interval_s,
+            buffer_seconds=buffer_seconds,
+        )
+        self.mapping = next(r for r in self.poller.readers if isinstance(r, EventSourceMapping))
+        self.deliveries = [r.delivery for r in self.poller.readers if isinstance(r, FirehoseSource)]
+        self.totals = IngestTotals()
+        self.scheduler = Scheduler(
+            ingest_invoker(kinesis, self.totals, source),
+            region=settings.region,
+            stage=settings.stage,
+            interval_s=interval_s,
+            timeout_s=None if bounded else interval_s * TIMEOUT_SHARE,
+            totals=self.totals,
+            runs=1 if bounded else None,
+            memory_mb=memory_mb,
+        )
+        self._threads: dict[str, threading.Thread] = {}
+        self.thread_errors: dict[str, BaseException] = {}
+        self.drained = False
+
+    def _thread(self, name: str, target: Callable[[], None]) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as exc:  # reported by the main thread, which stops everything
+                log.exception("%s thread failed", name)
+                self.thread_errors[name] = exc
+
+        thread = threading.Thread(target=guarded, name=f"tweetlake-{name}", daemon=True)
+        self._threads[name] = thread
+        thread.start()
+        return thread
+
+    def start(self) -> None:
+        self._thread("readers", self.poller.run)
+        self._thread("schedule", self.scheduler.run)
+
+    @property
+    def ingest_finished(self) -> bool:
+        return self.scheduler.finished.is_set()
+
+    def stop_ingest(self, timeout_s: float = 60.0) -> bool:
+        """Ask the current run to stop reading; wait until it has flushed."""
+        self.scheduler.stop()
+        thread = self._threads.get("schedule")
+        if thread is not None:
+            thread.join(timeout_s)
+            return not thread.is_alive()
+        return True
+
+    def drain(self, timeout_s: float = 120.0) -> bool:
+        """Stop polling, then read every shard to its end, consume and deliver it all.
+
+        Runs in the caller's thread once the readers' thread has stopped, so no
+        reader is ever used by two threads at once.
+        """
+        self.poller.stop()
+        thread = self._threads.get("readers")
+        if thread is not None:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                return False
+        self.poller.drain()
+        self.poller.close()
+        self.drained = True
+        return True
+
+    def force_stop(self) -> None:
+        """Second Ctrl-C: interrupt retries and waits; buffers are not flushed."""
+        self.scheduler.stop()
+        self.poller.stop()
+        self.mapping.stop()
+
+    def consumer_lag_ms(self) -> int:
+        """How long the oldest record read but not yet consumed has waited, or
+        Kinesis' MillisBehindLatest if larger (moto reports 0 there)."""
+        oldest = 0
+        with contextlib.suppress(RuntimeError):  # a shard appeared mid-read: next time
+            arrival = self.mapping.oldest_pending()
+            if arrival is not None:
+                oldest = int((datetime.now(UTC) - arrival).total_seconds() * 1000)
+        with contextlib.suppress(RuntimeError):
+            oldest = max(oldest, self.mapping.millis_behind())
+        return oldest
+
+    def snapshot(self) -> Snapshot:
+        totals = self.totals
+        tap = self.tap
+        lag_ms = self.consumer_lag_ms()
+        sent = totals.sent + totals.sent_live
+        keys = [key for d in self.deliveries for key in list(d.stats.keys)]
+        return Snapshot(
+            ingest_runs=totals.runs,
+            ingest_running=self.scheduler.running.is_set(),
+            read=totals.received,
+            sent=sent,
+            control=totals.control,
+            quarantined=totals.quarantined + tap.quarantined,
+            stored=tap.stored,
+            consumer_counts=dict(tap.counts),
+            consumer_records=self.mapping.stats.records_handled,
+            lag_records=max(0, sent - self.mapping.stats.records_handled),
+            lag_ms=lag_ms,
+            raw_files=sum(1 for k in keys if k.startswith("raw/")),
+            curated_files=sum(1 for k in keys if k.startswith("curated/")),
+            error_files=sum(1 for k in keys if not k.startswith(("raw/", "curated/"))),
+            last_error=totals.last_error,
+        )

@@ -1,0 +1,536 @@
+"""``python -m tweetlake_local run`` (``make run``): the whole pipeline on one machine.
+
+What runs (docs/local-mode.md has the long version):
+
+* a moto server on 127.0.0.1 with the stage's stream, tables and bucket
+  (:mod:`tweetlake_local.resources`, the same code the tests use);
+* ``chalice local`` serving the API, in its own process, pointed at moto;
+* in this process (:mod:`tweetlake_local.pipeline`): the ingest schedule and
+  the stream's three readers (the consumer's event source mapping and the two
+  Firehose deliveries, mirrored to ``.tweetlake/lake``);
+* a live status, and on Ctrl-C an orderly stop: the ingest run flushes, every
+  reader drains the stream, the deliveries write their buffers, the API and
+  moto stop. A second Ctrl-C stops at once without flushing.
+
+Everything that can be checked before starting is checked first, and a
+problem ends the command with one ``error:`` line saying what to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tweetlake_local.stage import stage_environment
+
+log = logging.getLogger(__name__)
+
+BEARER_VAR = "TWITTER_BEARER_TOKEN"
+OAUTH1_VARS = (
+    "TWITTER_CONSUMER_KEY",
+    "TWITTER_CONSUMER_SECRET",
+    "TWITTER_ACCESS_TOKEN",
+    "TWITTER_ACCESS_TOKEN_SECRET",
+)
+LIVE_MODULE = "chalicelib.sources.live"  # arrives with the live sources (issue 5)
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_FORCED = 0, 1, 2, 130
+
+
+class LocalConfigError(Exception):
+    """Something to fix before the local mode can start; the message says what."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((host, port)) != 0
+
+
+@dataclass
+class Plan:
+    """The checked options: what to run and with which environment."""
+
+    source: str
+    source_text: str
+    env: dict[str, str]
+    bounded_source: bool  # the source ends by itself (a file, a --tweets limit)
+    notes: list[str] = field(default_factory=list)
+
+
+def live_source_available() -> bool:
+    return importlib.util.find_spec(LIVE_MODULE) is not None
+
+
+def check_replay_file(path: Path) -> None:
+    """Open and read the first bytes (decompressed for .gz): fail now, not mid-run."""
+    try:
+        with path.open("rb") as raw:
+            if path.suffix == ".gz":
+                with gzip.GzipFile(fileobj=raw) as unzipped:
+                    unzipped.read(1)
+            else:
+                raw.read(1)
+    except (OSError, EOFError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise LocalConfigError(
+            f"cannot read the replay file {path}: {reason}: pass a readable JSON-lines file"
+            " of raw Twitter payloads (.gz allowed)"
+        ) from exc
+
+
+def choose_source(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
+    """The source and its settings, from the options and the credentials in ``environ``."""
+    env: dict[str, str] = {}
+    notes: list[str] = []
+    has_bearer = bool(environ.get(BEARER_VAR, "").strip())
+    oauth1_set = [v for v in OAUTH1_VARS if environ.get(v, "").strip()]
+    wanted = args.source
+    if args.replay:
+        if wanted not in ("auto", "replay"):
+            raise LocalConfigError(f"--replay reads a file: drop --source {wanted}")
+        wanted = "replay"
+    if wanted == "auto":
+        if has_bearer or oauth1_set:
+            if oauth1_set and not has_bearer and len(oauth1_set) < len(OAUTH1_VARS):
+                missing = ", ".join(v for v in OAUTH1_VARS if v not in oauth1_set)
+                raise LocalConfigError(
+                    f"{', '.join(oauth1_set)} set but not {missing}: set all four for the"
+                    f" v1.1 stream, or {BEARER_VAR} for v2, or unset them for synthetic tweets"
+                )
+            live = "v2" if has_bearer else "v1.1"
+            credential = BEARER_VAR if has_bearer else "the TWITTER_* OAuth 1.0a variables"
+            if live_source_available():
+                wanted = live
+            else:
+                notes.append(
+                    f"note: {credential} found, but the live {live} source is not in this"
+                    " build yet (issue 5): using the synthetic source"
+                )
+                wanted = "synthetic"
+        else:
+            wanted = "synthetic"
+    if wanted in ("v2", "v1.1") and not live_source_available():
+        raise LocalConfigError(
+            f"the live {wanted} source is not in this build yet (issue 5):"
+            " use --source synthetic or --replay FILE"
+        )
+    if wanted == "v2" and not has_bearer:
+        raise LocalConfigError(f"--source v2 needs {BEARER_VAR} in the environment")
+    if wanted == "v1.1" and len(oauth1_set) < len(OAUTH1_VARS):
+        raise LocalConfigError(f"--source v1.1 needs {', '.join(OAUTH1_VARS)} in the environment")
+    if args.tweets is not None and wanted != "synthetic":
+        raise LocalConfigError("--tweets limits the synthetic source: drop it")
+
+    env["TWEETLAKE_SOURCE"] = wanted
+    bounded = False
+    if wanted == "replay":
+        path = Path(args.replay).expanduser().resolve()
+        check_replay_file(path)
+        env["TWEETLAKE_REPLAY_URI"] = str(path)
+        text = f"replay of {args.replay}"
+        bounded = True
+    elif wanted == "synthetic":
+        if args.seed is not None:
+            env["TWEETLAKE_SYNTHETIC_SEED"] = str(args.seed)
+        rate = args.rate
+        if rate is None and args.until_drained and "TWEETLAKE_SYNTHETIC_RATE" not in environ:
+            rate = 0.0  # a bounded load goes as fast as the pipeline takes it
+        if rate is not None:
+            env["TWEETLAKE_SYNTHETIC_RATE"] = f"{rate:g}"
+        if args.tweets is not None:
+            env["TWEETLAKE_SYNTHETIC_LIMIT"] = str(args.tweets)
+            bounded = True
+        seed = env.get("TWEETLAKE_SYNTHETIC_SEED") or environ.get("TWEETLAKE_SYNTHETIC_SEED", "42")
+        shown = env.get("TWEETLAKE_SYNTHETIC_RATE") or environ.get("TWEETLAKE_SYNTHETIC_RATE", "50")
+        try:
+            pace = "unpaced" if float(shown) == 0 else f"{shown} lines/s"
+        except ValueError:  # reported with the fix by load_ingest_settings below
+            pace = f"{shown!r} lines/s"
+        text = f"synthetic (seed {seed}, {pace}"
+        text += f", {args.tweets} lines)" if args.tweets is not None else ")"
+    else:
+        text = f"live X {wanted} stream"
+    if args.until_drained and not bounded and not args.duration:
+        raise LocalConfigError(
+            "--until-drained needs a source with an end: pass --tweets N (synthetic),"
+            " --replay FILE, or --duration S"
+        )
+    return Plan(source=wanted, source_text=text, env=env, bounded_source=bounded, notes=notes)
+
+
+def build_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
+    """Every check that needs no server: ports, options, source, settings."""
+    for port, what, flag in (
+        (args.api_port, "API", "--api-port"),
+        (args.aws_port, "AWS emulation", "--aws-port"),
+    ):
+        if not port_is_free(port):
+            raise LocalConfigError(
+                f"port {port} for the {what} is taken: stop what uses it or pass {flag} N"
+            )
+    if args.api_port == args.aws_port:
+        raise LocalConfigError("--api-port and --aws-port must differ")
+    if args.schedule <= 1:
+        raise LocalConfigError("--schedule is the seconds between ingest runs: use more than 1")
+    if args.serve and not (args.until_drained or args.duration):
+        raise LocalConfigError("--serve keeps the API up after --until-drained or --duration")
+    plan = choose_source(args, environ)
+    from chalicelib.config import ConfigError, load_settings
+    from chalicelib.ingest_settings import load_ingest_settings
+
+    try:
+        stage_env = stage_environment(args.stage)
+    except SystemExit as exc:  # the stage is not in .chalice/config.json
+        raise LocalConfigError(str(exc)) from exc
+    env = {**environ, **stage_env, **plan.env}
+    env.setdefault(
+        # Scaled from AWS, where a run stops reading 30 s before its 570 s timeout.
+        "TWEETLAKE_SAFETY_MARGIN_S",
+        f"{min(30.0, 0.05 * args.schedule):g}",
+    )
+    try:
+        from tweetlake_local.emulator import aws_environment
+
+        load_settings({**env, **aws_environment("http://127.0.0.1:1")})
+        load_ingest_settings(env)
+    except ConfigError as exc:
+        raise LocalConfigError(str(exc)) from exc
+    plan.env = env
+    return plan
+
+
+class Stopper:
+    """SIGINT/SIGTERM: the first asks for an orderly stop, the second forces one."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.force: Any = None  # set by run() once there is something to force
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if not self.requested.is_set():
+            self.requested.set()
+            return
+        if self.force is not None:
+            self.force()
+
+
+def configure_logging(log_dir: Path) -> logging.FileHandler:
+    """Everything the functions log goes to ``log_dir/local.log``, not over the status."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_dir / "local.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    return handler
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``run`` command; returns the exit code."""
+    try:
+        plan = build_plan(args, os.environ)
+    except LocalConfigError as exc:
+        print(f"error: {exc}", flush=True)
+        return EXIT_CONFIG
+    for note in plan.notes:
+        print(note, flush=True)
+    home = Path(args.dir)
+    lake_dir = Path(args.lake) if args.lake else home / "lake"
+    configure_logging(home / "logs")
+    return LocalMode(args, plan, home, lake_dir).run()
+
+
+class LocalMode:
+    """One run of the local mode: start, watch, stop; owns every process and thread."""
+
+    def __init__(self, args: argparse.Namespace, plan: Plan, home: Path, lake_dir: Path) -> None:
+        self.args = args
+        self.plan = plan
+        self.home = home
+        self.lake_dir = lake_dir
+        self.server: Any = None
+        self.api: Any = None
+        self.pipeline: Any = None
+        self.stopper = Stopper()
+        # Not under "tweetlake": Chalice sets its app logger (named after the app) to ERROR.
+        self._consumer_log = logging.getLogger("tweetlake_local.consumer")
+
+    # --- start -----------------------------------------------------------------
+
+    def _start(self) -> str | None:
+        """Bring everything up; an error line if something failed."""
+        from chalicelib.config import load_settings
+        from tweetlake_local.api_server import ChaliceLocal
+        from tweetlake_local.emulator import MotoServer, aws_environment
+        from tweetlake_local.resources import create_resources
+
+        args = self.args
+        self.server = MotoServer(port=args.aws_port).start()
+        env = {**self.plan.env, **aws_environment(self.server.endpoint)}
+        # Set once, before any thread starts; never changed after (see pipeline.py).
+        os.environ.update(env)
+        settings = load_settings(env)
+        create_resources(settings)
+        self.api = ChaliceLocal(args.api_port, args.stage, env, self.home / "logs" / "api.log")
+        self.api.start()
+        from chalicelib.consumer import handle_batch
+        from tweetlake_local.pipeline import Pipeline
+
+        self.pipeline = Pipeline(
+            settings,
+            lake_dir=self.lake_dir,
+            state_dir=self.home,
+            interval_s=args.schedule,
+            bounded=self.plan.bounded_source,
+            batching_window_s=args.batching_window,
+            poll_interval_s=args.poll_interval,
+            buffer_seconds=args.flush_seconds,
+            consumer=handle_batch,
+            log_line=self._consumer_log.info,
+        )
+        if not self.api.wait_ready(timeout_s=60):
+            return f"chalice local did not answer on {self.api.url}: {self.api.log_tail()}"
+        self.pipeline.start()
+        return None
+
+    def _header(self) -> list[tuple[str, str]]:
+        api = self.api.url
+        lake = self.lake_dir
+        sql = "python -m tweetlake_local sql top_hashtags"
+        if self.args.lake or self.args.dir != ".tweetlake":
+            sql += f" --lake {lake}"
+        if self.plan.bounded_source:
+            schedule = "one ingest run, reading the source to its end"
+        else:
+            schedule = (
+                f"ingest every {self.args.schedule:g} s"
+                f" (timeout {self.pipeline.scheduler.timeout_s:g} s)"
+            )
+        window = self.pipeline.mapping.batching_window_s
+        return [
+            ("AWS emulation (moto)", self.server.endpoint),
+            ("API", f"{api}   try: curl {api}/health"),
+            ("", f"curl '{api}/tweets?limit=5'   curl {api}/tweets/<tweet_id>"),
+            ("source", f"{self.plan.source_text}; {schedule}"),
+            (
+                "consumer",
+                f"batches of up to {self.pipeline.mapping.batch_size}, window {window:g} s",
+            ),
+            ("lake", f"{lake}/   try: {sql}"),
+            ("logs", f"{self.home / 'logs'}/"),
+        ]
+
+    # --- the run -----------------------------------------------------------------
+
+    def run(self) -> int:
+        from tweetlake_local.status import Status
+
+        try:
+            failure = self._start()
+        except KeyboardInterrupt:
+            self._shutdown()
+            print("stopped before the pipeline started", flush=True)
+            return EXIT_FORCED
+        except BaseException:
+            self._shutdown()
+            raise
+        if failure is not None:
+            self._shutdown()
+            print(f"error: {failure}", flush=True)
+            return EXIT_FAILED
+        self.stopper.force = self._force
+        previous = {
+            sig: signal.signal(sig, self.stopper) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        status = Status(
+            self.pipeline.snapshot,
+            self._header(),
+            live=None if self.args.status == "auto" else self.args.status == "panel",
+            every_s=self.args.status_every,
+        )
+        code, last_line = EXIT_OK, None
+        try:
+            status.start()
+            if not self._bounded():
+                status.say("Press Ctrl-C to stop.")
+            code, reason = self._watch(status)
+            fatal = self.pipeline.scheduler.fatal
+            if fatal is None and code == EXIT_OK:
+                status.say(f"{reason}: flushing the ingest run and draining the stream…")
+            status.tick(note=f"{reason}: flushing and draining…")
+            if not self.pipeline.stop_ingest():
+                status.say("warning: the ingest run did not stop within 60 s")
+            if not self.pipeline.thread_errors:
+                self.pipeline.drain()
+            status.stop()
+            if fatal is not None:
+                # Settings or credentials the next run would trip on too: say what to fix.
+                code, last_line = EXIT_CONFIG, f"error: {fatal}"
+            else:
+                self._summary(status.elapsed_s)
+                failed = self.pipeline.totals.last_error
+                if self.args.until_drained and failed and code == EXIT_OK:
+                    code, last_line = EXIT_FAILED, f"error: the ingest run failed: {failed}"
+            if code == EXIT_OK and self.args.serve and not self.stopper.requested.is_set():
+                print(f"serving the API at {self.api.url} until Ctrl-C", flush=True)
+                while not self.stopper.requested.wait(0.5):
+                    if self.api.exited():
+                        code, last_line = EXIT_FAILED, "error: chalice local exited unexpectedly"
+                        break
+        finally:
+            status.stop()
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if last_line is None:
+            last_line = "stopped cleanly" if code == EXIT_OK else "stopped"
+        print(last_line, flush=True)
+        return code
+
+    def _bounded(self) -> bool:
+        return bool(self.args.until_drained or self.args.duration)
+
+    def _watch(self, status: Any) -> tuple[int, str]:
+        """Until something ends the run: (exit code, why)."""
+        args = self.args
+        deadline = time.monotonic() + args.duration if args.duration else None
+        pipeline = self.pipeline
+        while True:
+            if self.stopper.requested.is_set():
+                return EXIT_OK, "stop requested"
+            if deadline is not None and time.monotonic() >= deadline:
+                return EXIT_OK, f"{args.duration:g} s are up"
+            if self.api.exited():
+                status.say(f"error: chalice local exited unexpectedly: {self.api.log_tail()}")
+                return EXIT_FAILED, "API stopped"
+            if pipeline.thread_errors:
+                name, exc = next(iter(pipeline.thread_errors.items()))
+                status.say(f"error: the {name} thread failed: {type(exc).__name__}: {exc}")
+                return EXIT_FAILED, "failure"
+            if pipeline.scheduler.fatal is not None:
+                return EXIT_OK, "ingest refused to run"
+            if args.until_drained and pipeline.ingest_finished:
+                return EXIT_OK, "the source ended"
+            status.tick()
+            time.sleep(0.25)
+
+    def _summary(self, elapsed_s: float) -> None:
+        from tweetlake_local.status import summary_lines
+
+        snap = self.pipeline.snapshot()
+        files = {
+            "raw": snap.raw_files,
+            "Parquet": snap.curated_files,
+            "conversion-error": snap.error_files,
+        }
+        print("summary:", flush=True)
+        for line in summary_lines(snap, files, elapsed_s):
+            print(f"  {line}", flush=True)
+
+    # --- stop ------------------------------------------------------------------
+
+    def _force(self) -> None:
+        """Second Ctrl-C: kill the API, leave buffers unflushed, exit now."""
+        print("\nforced stop: buffered records were not flushed", flush=True)
+        if self.pipeline is not None:
+            self.pipeline.force_stop()
+        if self.api is not None:
+            self.api.kill()
+        os._exit(EXIT_FORCED)
+
+    def _shutdown(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def add_run_command(sub: Any) -> None:
+    """Register ``run`` on the main parser's subparsers."""
+    p = sub.add_parser(
+        "run",
+        help="run the whole pipeline offline on this machine",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--stage", default="dev", help="Chalice stage whose names to use (default dev)")
+    p.add_argument("--api-port", type=int, default=8000, help="chalice local's port (8000)")
+    p.add_argument("--aws-port", type=int, default=4566, help="the moto server's port (4566)")
+    src = p.add_argument_group("source (default: synthetic, or live X with credentials)")
+    src.add_argument("--replay", metavar="FILE", help="replay a JSON-lines file of raw payloads")
+    src.add_argument(
+        "--source",
+        choices=("auto", "synthetic", "replay", "v2", "v1.1"),
+        default="auto",
+        help="auto: live X if TWITTER_* credentials are set, else synthetic",
+    )
+    src.add_argument(
+        "--tweets", type=int, metavar="N", help="stop the synthetic source after N lines"
+    )
+    src.add_argument("--rate", type=float, help="synthetic lines per second (0: unpaced)")
+    src.add_argument("--seed", type=int, help="synthetic seed (TWEETLAKE_SYNTHETIC_SEED, 42)")
+    end = p.add_argument_group("how it ends (default: Ctrl-C)")
+    end.add_argument(
+        "--until-drained",
+        action="store_true",
+        help="run the source to its end, drain every stage, print a summary, exit",
+    )
+    end.add_argument("--duration", type=float, default=0, help="stop after this many seconds")
+    end.add_argument(
+        "--serve", action="store_true", help="keep the API up after the run ends (until Ctrl-C)"
+    )
+    tune = p.add_argument_group("timing")
+    tune.add_argument(
+        "--schedule",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds between ingest runs (AWS: 600); each run times out at 95%% of it",
+    )
+    tune.add_argument(
+        "--batching-window",
+        type=float,
+        metavar="S",
+        help="consumer batching window (default: app.py's CONSUMER_BATCHING_WINDOW_S)",
+    )
+    tune.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.25,
+        metavar="S",
+        help="idle wait between GetRecords rounds (0.25; Lambda: about 1)",
+    )
+    tune.add_argument(
+        "--flush-seconds",
+        type=float,
+        metavar="S",
+        help="Firehose buffer interval (default 5; AWS: 0-900)",
+    )
+    out = p.add_argument_group("where things go")
+    out.add_argument("--dir", default=".tweetlake", help="state folder: lake/, logs/ (.tweetlake)")
+    out.add_argument("--lake", help="the lake folder (default DIR/lake)")
+    out.add_argument(
+        "--status",
+        choices=("auto", "panel", "lines"),
+        default="auto",
+        help="live panel on a terminal, status lines otherwise (auto)",
+    )
+    out.add_argument(
+        "--status-every", type=float, default=5.0, metavar="S", help="seconds between lines"
+    )
+    p.set_defaults(func=run)

@@ -1,0 +1,150 @@
+"""The local mode's progress: a live panel on a terminal, plain lines elsewhere.
+
+On a terminal, rich redraws a small table in place. When the output is a pipe
+or a file (CI, tests, ``| tee``), a plain ``status:`` line is printed every few
+seconds instead, since escape codes would only clutter a log.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from tweetlake_local.pipeline import Snapshot
+
+
+def lag_text(snap: Snapshot) -> str:
+    seconds = snap.lag_ms / 1000
+    return f"{snap.lag_records} records ({seconds:.1f} s behind)"
+
+
+def files_text(snap: Snapshot) -> str:
+    text = f"{snap.raw_files} raw + {snap.curated_files} Parquet"
+    if snap.error_files:
+        text += f" + {snap.error_files} conversion-error"
+    return text
+
+
+def status_line(snap: Snapshot, elapsed_s: float) -> str:
+    return (
+        f"status: {elapsed_s:6.0f} s · ingested {snap.sent} · stored {snap.stored}"
+        f" · quarantined {snap.quarantined} · consumer lag {lag_text(snap)}"
+        f" · files {files_text(snap)}"
+    )
+
+
+def summary_lines(snap: Snapshot, files: dict[str, int], elapsed_s: float) -> list[str]:
+    """The end-of-run summary, one ``name: value`` a line (scripts can grep it)."""
+    counts = snap.consumer_counts
+    lines = [
+        f"read: {snap.read}",
+        f"sent to stream: {snap.sent}",
+        f"consumed: {snap.consumer_records}",
+        f"stored: {snap.stored}",
+    ]
+    for key in ("duplicates", "deleted", "suppressed"):
+        if key in counts:
+            lines.append(f"{key}: {counts[key]}")
+    lines += [
+        f"control: {snap.control}",
+        f"quarantined: {snap.quarantined}",
+        "files written: "
+        + ", ".join(f"{n} {name}" for name, n in files.items())
+        + f" ({sum(files.values())})",
+        f"elapsed: {elapsed_s:.1f} s",
+    ]
+    return lines
+
+
+class Status:
+    """Shows a :class:`Snapshot` now and then; ``live`` picks the rich panel."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        header: list[tuple[str, str]],
+        *,
+        live: bool | None = None,
+        every_s: float = 5.0,
+        out: TextIO = sys.stdout,
+    ) -> None:
+        self._snapshot = snapshot
+        self._header = header
+        self._live_wanted = out.isatty() if live is None else live
+        self._every_s = every_s
+        self._out = out
+        self._started = time.monotonic()
+        self._last_line = 0.0
+        self._live: Any = None
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self._started
+
+    def start(self) -> None:
+        if self._live_wanted:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(
+                self._panel(),
+                console=Console(file=self._out),
+                refresh_per_second=4,
+                transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        else:
+            for name, value in self._header:
+                print(f"{name:<21}: {value}", file=self._out, flush=True)
+
+    def tick(self, note: str | None = None) -> None:
+        if self._live is not None:
+            self._live.update(self._panel(note))
+            return
+        now = time.monotonic()
+        if now - self._last_line >= self._every_s:
+            self._last_line = now
+            print(status_line(self._snapshot(), self.elapsed_s), file=self._out, flush=True)
+
+    def say(self, text: str) -> None:
+        """A line above the panel (or in the log)."""
+        if self._live is not None:
+            self._live.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self._out, flush=True)
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.update(self._panel())
+            self._live.stop()
+            self._live = None
+
+    def _panel(self, note: str | None = None) -> Any:
+        from rich.panel import Panel
+        from rich.table import Table
+
+        snap = self._snapshot()
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for name, value in self._header:
+            table.add_row(name, value)
+        table.add_row("", "")
+        ingest = f"{snap.sent} records into the stream ({snap.read} lines read"
+        ingest += f" in {snap.ingest_runs} finished runs"
+        ingest += ", a run is reading)" if snap.ingest_running else ")"
+        table.add_row("ingested", ingest)
+        table.add_row("stored", f"{snap.stored} tweets in DynamoDB")
+        table.add_row("quarantined", str(snap.quarantined))
+        table.add_row("control", str(snap.control))
+        table.add_row("consumer lag", lag_text(snap))
+        table.add_row("files written", files_text(snap))
+        if snap.last_error:
+            table.add_row("last ingest error", snap.last_error)
+        title = f"tweetlake local · {self.elapsed_s:.0f} s"
+        subtitle = note or "Ctrl-C: flush and stop · twice: force"
+        return Panel(table, title=title, subtitle=subtitle, expand=False)

@@ -609,6 +609,10 @@ class SyntheticSource:
     ) -> None:
         if start_ms is None:
             start_ms = int(time.time() * 1000)
+            if not rate and limit:
+                # An unpaced, bounded load is a backlog: put its virtual timeline in the
+                # past so no tweet claims to be created after it was ingested.
+                start_ms -= int(limit * 1000 / VIRTUAL_RATE) + 1000
         self._stream = SyntheticStream(
             seed, start_ms=start_ms, authors=authors, virtual_rate=rate or VIRTUAL_RATE
         )

@@ -95,8 +95,10 @@ def live_env(aws: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch
 
 
 def run(
-    clock: FakeClock, waits_s: float, source: Any = None, budget_s: float = 1.5
+    clock: FakeClock, waits_s: float, source: Any = None, budget_s: float = 4.0
 ) -> tuple[dict[str, Any], FakeContext]:
+    """``budget_s`` is real time for connecting and reading (generous: CI machines are
+    loaded, and a reconnect wait that would cross the deadline is rightly skipped)."""
     context = FakeContext(clock, budget_s + waits_s + MARGIN_S)
     deps = IngestDeps(clock=clock.now, sleep=clock.sleep, source=source)
     summary = run_ingest(EVENT, context, deps)

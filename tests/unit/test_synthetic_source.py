@@ -156,3 +156,22 @@ def test_stop_ends_the_lines_promptly() -> None:
             source.stop()
     assert len(got) == 5
     assert got == generate_lines(3, 5)
+
+
+def test_unpaced_bounded_load_lies_in_the_past() -> None:
+    """GIVEN an unpaced load of N lines WHEN generated "now" THEN no tweet is dated later."""
+    import json
+    import time
+
+    from chalicelib.normalize import normalize_line
+    from chalicelib.sources.synthetic import SyntheticSource
+
+    now_iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
+    source = SyntheticSource(7, limit=2000)
+    created = [
+        r.envelope["created_at"]
+        for line in source.lines()
+        for r in normalize_line(line)
+        if r.kind == "tweet" and r.envelope and r.envelope.get("created_at")
+    ]
+    assert created and max(created) < now_iso, json.dumps(max(created))

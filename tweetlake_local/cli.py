@@ -1,14 +1,17 @@
 """The local command line: ``python -m tweetlake_local <command>``.
 
 ``run`` is the whole pipeline offline (``make run``, :mod:`tweetlake_local.run`);
-``sql`` and ``backfill`` work on the lake it writes (:mod:`tweetlake_local.lake_cli`).
+``sql`` and ``backfill`` work on the lake it writes (:mod:`tweetlake_local.lake_cli`);
+``redrive`` sends quarantined records back after a fix; ``cost`` estimates the bill
+(:mod:`tweetlake_local.cost`).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tweetlake_local.lake_cli import add_lake_commands
+from tweetlake_local.cost_cli import add_cost_command
+from tweetlake_local.lake_cli import add_lake_commands, add_redrive_command
 from tweetlake_local.run import add_run_command
 
 
@@ -17,10 +20,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_command(sub)
     add_lake_commands(sub)
+    add_cost_command(sub)
+    add_redrive_command(sub)
     return parser
 
 
+NO_CREDENTIALS = (
+    "error: no AWS credentials found (botocore: Unable to locate credentials): run"
+    " `aws configure` or set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and"
+    " AWS_SECRET_ACCESS_KEY; against the local moto server pass --aws-endpoint"
+    " http://127.0.0.1:4566 instead (it sets dummy credentials)"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from botocore.exceptions import NoCredentialsError
+
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except NoCredentialsError:
+        print(NO_CREDENTIALS)
+        return 2
     return result

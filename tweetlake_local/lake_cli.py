@@ -120,3 +120,71 @@ def add_lake_commands(sub: Any) -> None:
     bf.add_argument("--start-after", help="skip raw objects up to and including this key")
     bf.add_argument("--dry-run", action="store_true", help="read and count, call nothing")
     bf.set_defaults(func=backfill_command)
+
+
+def redrive_command(args: argparse.Namespace) -> int:
+    """Quarantine → consumer (consumer-origin) or → stream (producer-origin); see redrive.py."""
+    from chalicelib import aws
+    from chalicelib.config import ConfigError, load_settings
+    from chalicelib.producer import KinesisProducer
+    from tweetlake_local.emulator import aws_environment
+    from tweetlake_local.poller import consumer_batch_settings
+    from tweetlake_local.redrive import RedriveError, open_quarantine, redrive
+    from tweetlake_local.stage import stage_environment
+
+    env = {**stage_environment(args.stage), **os.environ}
+    if args.aws_endpoint:
+        env.update(aws_environment(args.aws_endpoint))
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        print(f"error: {exc}")
+        return 2
+    os.environ.update(env)  # the consumer and the clients read the environment
+    batch_size = args.batch_size or consumer_batch_settings()[0]
+    consumer: Any = None
+    producer: Any = None
+    if not args.dry_run:
+        from chalicelib.consumer import handle_batch
+
+        consumer = handle_batch
+        producer = KinesisProducer(aws.client("kinesis", settings.region), settings.stream_name)
+    stream_arn = f"arn:aws:kinesis:{settings.region}:123456789012:stream/{settings.stream_name}"
+    try:
+        zone = open_quarantine(args.source, aws.client("s3", settings.region))
+        summary = redrive(
+            zone,
+            consumer=consumer,
+            producer=producer,
+            batch_size=batch_size,
+            region=settings.region,
+            stream_arn=stream_arn,
+            reason=args.reason,
+        )
+    except RedriveError as exc:
+        print(f"error: {exc}")
+        return 1
+    verb = "would re-drive" if args.dry_run else "re-drove"
+    print(
+        f"redrive: {summary.objects} objects; {verb} {summary.to_consumer} records to the"
+        f" consumer ({summary.batches} batches) and {summary.to_stream} to the stream"
+        f" {settings.stream_name}; {summary.skipped} skipped by --reason;"
+        f" {len(summary.still_bad)} still bad"
+    )
+    for line in summary.still_bad:
+        print(f"  still bad: {line}")
+    return 1 if summary.still_bad else 0
+
+
+def add_redrive_command(sub: Any) -> None:
+    rd = sub.add_parser(
+        "redrive",
+        help="send quarantined records (s3://bucket/quarantine/dt=…/) back after a fix",
+    )
+    rd.add_argument("source", help="s3://bucket/quarantine/ or a dt=YYYY-MM-DD/ prefix under it")
+    rd.add_argument("--stage", default="dev", help="Chalice stage whose names to use")
+    rd.add_argument("--aws-endpoint", help="send AWS calls here (e.g. the local moto server)")
+    rd.add_argument("--batch-size", type=int, help="records per consumer call (default: app.py's)")
+    rd.add_argument("--reason", help="only records whose reason contains this text")
+    rd.add_argument("--dry-run", action="store_true", help="read and count, send nothing")
+    rd.set_defaults(func=redrive_command)

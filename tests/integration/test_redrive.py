@@ -1,0 +1,178 @@
+"""Re-driving the quarantine against the moto server: consumer-origin records to the
+consumer, producer-origin lines normalized again and put back on the stream."""
+
+from __future__ import annotations
+
+import base64
+import io
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import aws as aws_clients
+from chalicelib.ingest import encode_record
+from chalicelib.normalize import normalize_line
+from chalicelib.producer import KinesisProducer
+from chalicelib.quarantine import QuarantineEntry, write_quarantine
+from tests.conftest import AwsHarness
+from tweetlake_local.cli import main
+from tweetlake_local.redrive import RedriveError, open_quarantine, redrive
+
+pytestmark = pytest.mark.integration
+
+OWN = Path(__file__).resolve().parents[1] / "fixtures" / "twitter"
+DAY = "2026-11-24"
+READ_AT = "2026-11-24T06:02:00.000Z"
+
+
+def v2_lines() -> list[str]:
+    return [x for x in (OWN / "v2_stream.jsonl").read_text().splitlines() if '"data"' in x]
+
+
+def tweet_envelopes() -> list[dict[str, Any]]:
+    found = []
+    for line in v2_lines():
+        found += [i.envelope for i in normalize_line(line) if i.kind == "tweet" and i.envelope]
+    return found
+
+
+def stream_records(s3_region: str, stream: str) -> list[bytes]:
+    kinesis = aws_clients.client("kinesis", s3_region)
+    data = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        it = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        data += [r["Data"] for r in kinesis.get_records(ShardIterator=it)["Records"]]
+    return data
+
+
+def seed(aws: AwsHarness) -> tuple[dict[str, Any], str]:
+    """GIVEN one consumer object (a good record, a garbage record) and one producer
+    object (a v2 line the old normalizer had rejected, a line nothing can read)."""
+    s3 = aws_clients.client("s3", aws.settings.region)
+    bucket = aws.settings.lake_bucket
+    envelope = tweet_envelopes()[0]
+    good, _, _ = encode_record(envelope)
+    write_quarantine(
+        s3,
+        bucket,
+        "consumer",
+        DAY,
+        "shardId-000000000000-10-11",
+        [
+            QuarantineEntry("invalid: a bug since fixed", good, "shardId-000000000000", "10"),
+            QuarantineEntry("undecodable", b"\xff not json", "shardId-000000000000", "11"),
+        ],
+    )
+    line = v2_lines()[1]
+    write_quarantine(
+        s3,
+        bucket,
+        "producer",
+        DAY,
+        "run-1",
+        [
+            QuarantineEntry(
+                "invalid: missing includes", line.encode(), approximate_arrival=READ_AT
+            ),
+            QuarantineEntry("invalid: not JSON", b"<html>rate limited</html>"),
+        ],
+    )
+    return envelope, line
+
+
+def test_redrive_sends_each_origin_its_own_way(aws: AwsHarness) -> None:
+    envelope, line = seed(aws)
+    settings = aws.settings
+    events: list[dict[str, Any]] = []
+    s3 = aws_clients.client("s3", settings.region)
+    producer = KinesisProducer(aws_clients.client("kinesis", settings.region), settings.stream_name)
+    arn = f"arn:aws:kinesis:{settings.region}:123456789012:stream/{settings.stream_name}"
+
+    summary = redrive(
+        open_quarantine(f"s3://{settings.lake_bucket}/quarantine/dt={DAY}/", s3),
+        consumer=events.append,
+        producer=producer,
+        batch_size=500,
+        region=settings.region,
+        stream_arn=arn,
+    )
+
+    # THEN the consumer got the two consumer-origin records, byte for byte, in one batch
+    assert (summary.objects, summary.to_consumer, summary.batches) == (2, 2, 1)
+    (event,) = events
+    sent = [base64.b64decode(r["kinesis"]["data"]) for r in event["Records"]]
+    assert sent == [encode_record(envelope)[0], b"\xff not json"]
+    assert all(r["eventSourceARN"] == arn for r in event["Records"])
+    assert event["Records"][0]["eventID"].startswith("shardId-redrive-")
+    # AND the re-normalized line is on the stream (so the lake gets it too)
+    renormalized = normalize_line(line, ingested_at=READ_AT)
+    expected = [encode_record(i.envelope)[0] for i in renormalized if i.envelope]
+    assert stream_records(settings.region, settings.stream_name) == expected
+    assert summary.to_stream == len(expected)
+    # AND the line nothing can read is reported, not lost (the object stays)
+    (bad,) = summary.still_bad
+    assert "producer-run-1.jsonl:2: still rejected by the normalizer" in bad
+    keys = s3.list_objects_v2(Bucket=settings.lake_bucket, Prefix="quarantine/")["KeyCount"]
+    assert keys == 2
+
+
+def test_redrive_reason_filter_and_real_consumer(aws: AwsHarness) -> None:
+    """GIVEN the same quarantine WHEN only 'bug since fixed' records are re-driven through
+    the real consumer THEN it accepts the batch and the garbage record is skipped."""
+    seed(aws)
+    settings = aws.settings
+    from chalicelib.consumer import handle_batch
+
+    summary = redrive(
+        open_quarantine(
+            f"s3://{settings.lake_bucket}/quarantine/", aws_clients.client("s3", settings.region)
+        ),
+        consumer=handle_batch,
+        producer=None,
+        batch_size=500,
+        region=settings.region,
+        stream_arn=f"arn:aws:kinesis:{settings.region}:123456789012:stream/{settings.stream_name}",
+        reason="since fixed",
+    )
+    assert (summary.to_consumer, summary.skipped) == (1, 3)
+
+
+def test_redrive_command_dry_run_counts(aws: AwsHarness) -> None:
+    seed(aws)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(
+            [
+                "redrive",
+                f"s3://{aws.settings.lake_bucket}/quarantine/dt={DAY}/",
+                "--dry-run",
+                "--aws-endpoint",
+                aws.server.endpoint,
+            ]
+        )
+    text = out.getvalue()
+    assert "redrive: 2 objects; would re-drive 2 records to the consumer (1 batches)" in text
+    assert "still bad: quarantine/dt=2026-11-24/producer-run-1.jsonl:2" in text
+    assert code == 1  # something is still bad: a script can tell
+
+
+def test_redrive_refuses_a_prefix_outside_the_quarantine(aws: AwsHarness) -> None:
+    s3 = aws_clients.client("s3", aws.settings.region)
+    with pytest.raises(RedriveError, match="expected s3://bucket/quarantine/"):
+        open_quarantine(f"s3://{aws.settings.lake_bucket}/raw/", s3)
+    s3.put_object(
+        Bucket=aws.settings.lake_bucket, Key="quarantine/dt=x/consumer-a.jsonl", Body=b"{"
+    )
+    with pytest.raises(RedriveError, match="not a quarantine line"):
+        redrive(
+            open_quarantine(f"s3://{aws.settings.lake_bucket}/quarantine/", s3),
+            consumer=None,
+            producer=None,
+            batch_size=10,
+            region="us-east-1",
+            stream_arn="arn",
+        )

@@ -1,0 +1,254 @@
+"""The cost model: its arithmetic on a hand-computed case, its inputs, and docs/cost.md."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+from dataclasses import replace
+
+import pytest
+
+from tests.terraform.model import load_module
+from tweetlake_local.cli import main
+from tweetlake_local.cost import (
+    MEASURED_PATH,
+    PRICES_PATH,
+    Deployment,
+    Measured,
+    Price,
+    PriceBook,
+    attribute_value_size,
+    billed,
+    estimate,
+    item_size,
+    load_deployment,
+    load_measured,
+    load_prices,
+)
+from tweetlake_local.cost_cli import TABLE_RATES, render_markdown
+from tweetlake_local.stage import REPO_ROOT
+
+GIB = 1024**3
+MIB = 1024**2
+TIB = 1024**4
+
+
+def book(**values: float) -> PriceBook:
+    return PriceBook(
+        "us-east-1",
+        730,
+        {
+            k: Price(v, "unit", "https://example.invalid", "2026-01-01", True)
+            for k, v in values.items()
+        },
+    )
+
+
+PRICES = book(
+    x_post_read=0.005,
+    kinesis_shard_hour=0.015,
+    kinesis_put_payload_units_million=0.014,
+    kinesis_extended_retention_shard_hour=0.02,
+    kinesis_ondemand_stream_hour=0.04,
+    kinesis_ondemand_gb_in=0.08,
+    kinesis_ondemand_gb_out=0.04,
+    kinesis_ondemand_extended_retention_gb_month=0.1,
+    lambda_gb_second=0.0000166667,
+    lambda_requests_million=0.2,
+    dynamodb_wru_million=0.625,
+    dynamodb_rru_million=0.125,
+    dynamodb_storage_gb_month=0.25,
+    firehose_gb_ingested=0.029,
+    firehose_format_conversion_gb=0.018,
+    s3_standard_gb_month=0.023,
+    s3_put_thousand=0.005,
+    athena_tb_scanned=5.0,
+    secretsmanager_secret_month=0.4,
+    cloudwatch_alarm_month=0.1,
+    glue_crawler_dpu_hour=0.44,
+)
+MEASURED = Measured(
+    measured_on="2026-01-01",
+    machine="test",
+    code="test",
+    record_bytes=1024,
+    record_billed_bytes_1kb=1024,
+    record_billed_bytes_5kb=5120,
+    record_put_payload_units=1,
+    raw_gzip_bytes=256,
+    parquet_bytes=128,
+    tweet_item_bytes=924,
+    tweet_item_wru=1,
+    author_item_bytes=412,
+    author_item_wru=1,
+    hour_item_wru=1,
+    authors_per_tweet_stored=0.5,
+    keys_read_per_tweet=2,
+    tweets_written_per_tweet=1,
+    consumer_batches={5: (100.0, 1.0), 500: (1000.0, 0.1)},
+    scan_bytes_per_million={"q": 1_000_000},
+)
+DEPLOYMENT = Deployment(
+    ingest_memory_mb=1024,
+    ingest_timeout_s=600,
+    ingest_every_s=600,
+    consume_memory_mb=1024,
+    batch_size=500,
+    batching_window_s=5,
+    tweet_gsis=2,
+    retention_hours=48,
+    alarms=10,
+)
+
+
+def test_arithmetic_on_a_hand_computed_case() -> None:
+    """GIVEN 1 tweet/s (2,628,000 a month of 730 h), 1 KiB records and round inputs
+    WHEN the model runs THEN every line is the figure worked out by hand below."""
+    est = estimate(1, PRICES, MEASURED, DEPLOYMENT, athena_runs_per_day=24)
+    tweets = 2_628_000
+    assert est.tweets_per_month == tweets
+    assert est.shards == 1
+    assert est.batch_records == 5  # 1 tweet/s on 1 shard x 5 s window
+    expected = [
+        ("X API", "post reads", tweets * 0.005),  # 13,140
+        ("Kinesis", "on-demand: stream-hours", 730 * 0.04),
+        ("Kinesis", "on-demand: data in", tweets * 1024 / GIB * 0.08),
+        ("Kinesis", "on-demand: data out", 2 * tweets * 1024 / GIB * 0.04),
+        ("Kinesis", "on-demand: retention 48 h", 1024 * 24 * 3600 / GIB * 0.1),
+        ("Kinesis", "provisioned: 1 shard", 730 * 0.015),
+        ("Kinesis", "provisioned: PUT payload units", 2.628 * 0.014),
+        ("Kinesis", "provisioned: retention 48 h", 730 * 0.02),
+        # 4,380 runs x 600 s x 1 GB, plus 4,380 requests
+        ("Lambda", "ingest", 2_628_000 * 0.0000166667 + 4380 / 1e6 * 0.2),
+        # 525,600 batches of 5 x 0.1 s x 1 GB
+        ("Lambda", "consume", 52_560 * 0.0000166667 + 525_600 / 1e6 * 0.2),
+        # tweets 3 WRU (table + 2 GSIs), authors 1.0 a tweet at batch 5, 730 hour items
+        ("DynamoDB", "writes", (tweets * 3 + tweets * 1 + 730) / 1e6 * 0.625),
+        ("DynamoDB", "consumer reads", tweets * 2 / 1e6 * 0.125),
+        # (924 + 100) x 3 + (412 + 100) x 0.5 = 3,328 bytes a tweet
+        ("DynamoDB", "storage", tweets * 3328 / GIB * 0.25),
+        ("Firehose", "ingestion", tweets * 5120 / GIB * 0.029),
+        ("Firehose", "format conversion", tweets * 5120 / GIB * 0.018),
+        ("S3", "storage", tweets * 384 / GIB * 0.023),
+        # 8,760 flushes a month in each zone (the buffers never fill at this rate)
+        ("S3", "PUT requests", 17_520 / 1000 * 0.005),
+        # 604,800 tweets a week scan 0.6 MB: billed 10 MB; 730 runs a month
+        ("Athena", "1 named queries", 730 * 10 * MIB / TIB * 5.0),
+        ("Other", "10 alarms", 10 * 0.1 + 0.4 + 730 / 24 * 10 / 60 * 0.44),
+    ]
+    assert len(est.lines) == len(expected)
+    for service, prefix, value in expected:
+        (line,) = [x for x in est.lines if x.service == service and x.item.startswith(prefix)]
+        assert line.per_month == pytest.approx(value, rel=1e-12), prefix
+    ondemand = sum(v for s, p, v in expected if s != "X API" and not p.startswith("provisioned"))
+    assert est.total("on-demand") == pytest.approx(ondemand, rel=1e-12)
+    assert est.per_million(est.total("on-demand")) == pytest.approx(ondemand / 2.628, rel=1e-12)
+    with_x = est.total("on-demand", x_api=True)
+    assert with_x == pytest.approx(ondemand + 13_140, rel=1e-12)
+
+
+def test_rates_change_batches_shards_and_the_interpolated_consumer() -> None:
+    """GIVEN 2,000 tweets/s of 1 KiB THEN 2 shards (1,000 records/s each), full batches of
+    500 and the consumer's measured 1,000 ms; between measured sizes it interpolates."""
+    est = estimate(2000, PRICES, MEASURED, DEPLOYMENT)
+    assert (est.shards, est.batch_records) == (2, 500)
+    consume = next(x for x in est.lines if x.item.startswith("consume"))
+    assert "1,000 ms" in consume.item
+    mid = estimate(50.5, PRICES, MEASURED, DEPLOYMENT)  # 252.5 a batch: halfway
+    assert "550 ms" in next(x for x in mid.lines if x.item.startswith("consume")).item
+    # a batching window of 0 s: a batch holds what arrived since the last poll (~1 s)
+    zero = estimate(50, PRICES, MEASURED, replace(DEPLOYMENT, batching_window_s=0))
+    assert zero.batch_records == 50
+    with pytest.raises(ValueError):
+        estimate(0, PRICES, MEASURED, DEPLOYMENT)
+
+
+def test_billing_roundups() -> None:
+    assert billed(1, 5 * 1024) == 5 * 1024
+    assert billed(5 * 1024, 5 * 1024) == 5 * 1024
+    assert billed(5 * 1024 + 1, 5 * 1024) == 10 * 1024
+    assert billed(0, 1024) == 1024  # an empty record is still one unit
+
+
+def test_item_size_follows_dynamodbs_published_rules() -> None:
+    """Strings by UTF-8 bytes, numbers 1 byte per 2 significant digits + 1, lists and
+    maps 3 + 1 per element, names counted, booleans and null 1."""
+    assert attribute_value_size({"S": "héllo"}) == 6
+    assert attribute_value_size({"N": "123"}) == 3  # ceil(3/2) + 1
+    assert attribute_value_size({"N": "1200"}) == 2  # trailing zeros trimmed: "12"
+    assert attribute_value_size({"N": "-0.0015"}) == 2
+    assert attribute_value_size({"BOOL": True}) == 1
+    assert attribute_value_size({"NULL": True}) == 1
+    assert attribute_value_size({"L": []}) == 3
+    assert attribute_value_size({"L": [{"S": "ab"}, {"N": "7"}]}) == 3 + (1 + 2) + (1 + 2)
+    assert attribute_value_size({"M": {"k": {"S": "v"}}}) == 3 + 1 + 1 + 1
+    assert attribute_value_size({"SS": ["a", "bc"]}) == 3
+    assert item_size({"id": {"S": "abc"}, "n": {"N": "10"}}) == 2 + 3 + 1 + 2
+    with pytest.raises(ValueError):
+        attribute_value_size({"X": 1})
+
+
+def test_deployment_is_read_from_the_repository() -> None:
+    d = load_deployment("dev")
+    assert (d.ingest_timeout_s, d.ingest_every_s, d.batch_size) == (570, 600, 500)
+    assert d.tweet_gsis == 2
+    assert set(d.named_queries) == {p.stem for p in (REPO_ROOT / "sql").glob("*.sql")}
+
+
+def test_terraform_defaults_the_model_assumes() -> None:
+    """The buffers, retention and alarm count are Terraform's: a change there must show."""
+    module = load_module()
+    defaults = module.variable_defaults()
+    d = load_deployment("dev")
+    assert d.retention_hours == defaults["stream_retention_hours"]
+    assert d.curated_buffer_mb == defaults["firehose_buffer_size_mb"]
+    assert d.raw_buffer_mb == defaults["raw_buffer_size_mb"]
+    assert d.buffer_interval_s == defaults["firehose_buffer_interval_s"]
+    alarms = [k for k in module.resources if k[0] == "aws_cloudwatch_metric_alarm"]
+    per_function = {"lambda_errors", "lambda_throttles"}
+    functions = 3  # ingest, consume, api_handler (local.lambda_functions)
+    count = sum(functions if name in per_function else 1 for _, name in alarms)
+    assert d.alarms == count
+    firehoses = [k for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"]
+    assert d.stream_readers == 1 + len(firehoses)  # the consumer plus each Firehose
+
+
+def test_every_price_has_a_source_and_a_date() -> None:
+    prices = load_prices()
+    estimate(10, prices, load_measured(), load_deployment())  # every name the model uses exists
+    for name, price in prices.prices.items():
+        assert price.url.startswith("https://"), name
+        assert len(price.read) == 10 and price.value > 0, name
+        assert price.seen_in, f"{name}: say where the number was (or was not) seen"
+
+
+def test_measured_inputs_are_complete() -> None:
+    measured = load_measured()
+    assert set(measured.scan_bytes_per_million) == set(load_deployment().named_queries)
+    assert {500, 5} <= set(measured.consumer_batches)
+    assert measured.record_billed_bytes_5kb >= measured.record_bytes
+
+
+def test_docs_cost_page_is_the_commands_output() -> None:
+    """docs/cost.md is regenerated by the command; if prices, inputs or the deployment
+    change, regenerate it: python -m tweetlake_local cost --table --markdown > docs/cost.md"""
+    prices, measured, deployment = load_prices(), load_measured(), load_deployment()
+    estimates = [estimate(r, prices, measured, deployment) for r in TABLE_RATES]
+    detail = estimate(10, prices, measured, deployment)
+    page = render_markdown(
+        estimates, detail, prices, measured, deployment, PRICES_PATH, MEASURED_PATH
+    )
+    assert (REPO_ROOT / "docs" / "cost.md").read_text(encoding="utf-8") == page
+
+
+def test_cost_command_runs_offline() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["cost", "--tweets-per-second", "10"]) == 0
+    text = out.getvalue()
+    assert "26,280,000 tweets a month" in text
+    assert "AWS total, Kinesis on-demand" in text
+    assert "Reading the posts from X costs" in text
+    with redirect_stdout(io.StringIO()) as table:
+        assert main(["cost", "--table"]) == 0
+    assert "100 tweets/s" in table.getvalue()

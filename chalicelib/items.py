@@ -29,6 +29,7 @@ TWEET_FIELDS = (
     "quoted_tweet_id",
     "matching_rules",
 )
+_STRING_ARRAYS = ("hashtags", "urls", "matching_rules")
 
 
 def created_key(created_at: str, tweet_id: str) -> str:
@@ -61,25 +62,46 @@ def drop_nulls(value: Any) -> Any:
     return value
 
 
+def _compact(value: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a flat object without its None values (a plain C-level copy when it has none)."""
+    if None in value.values():
+        return {k: v for k, v in value.items() if v is not None}
+    return value.copy()
+
+
 def tweet_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
     """A live tweet item from a valid tweet envelope plus enrichment fields.
 
     Enrichment (``processed_at``, ``author_tweets_in_batch``, bookkeeping) is
     passed by the consumer; index attributes are derived here.
+
+    The same as ``drop_nulls`` over the envelope's fields, but it uses the
+    schema's shape rather than walking every value: the consumer builds one item
+    per record. In a valid envelope only three kinds of object can hold nulls:
+    the envelope itself, ``author`` and each entry of ``mentions``; arrays hold
+    no nulls (the validator rejects them) and are copied as they are.
     """
-    item = {name: envelope.get(name) for name in TWEET_FIELDS}
-    author = envelope["author"]
-    item.update(
-        hash_line=hash_line(envelope["tweet_id"]),
-        status="live",
-        author_id=author["id"],
-        author=author,
-        created_key=created_key(envelope["created_at"], envelope["tweet_id"]),
-        created_hour=created_hour(envelope["created_at"]),
-        **enrichment,
-    )
-    result: dict[str, Any] = drop_nulls(item)
-    return result
+    get = envelope.get
+    item = {name: value for name in TWEET_FIELDS if (value := get(name)) is not None}
+    mentions = item.get("mentions")
+    if mentions is not None:
+        item["mentions"] = [_compact(m) if isinstance(m, dict) else m for m in mentions]
+    for name in _STRING_ARRAYS:
+        if name in item:
+            item[name] = list(item[name])
+    author = _compact(envelope["author"])
+    tweet_id = envelope["tweet_id"]
+    created_at = envelope["created_at"]
+    item["hash_line"] = hash_line(tweet_id)
+    item["status"] = "live"
+    item["author_id"] = author["id"]
+    item["author"] = author
+    item["created_key"] = created_key(created_at, tweet_id)
+    item["created_hour"] = created_hour(created_at)
+    for name, value in enrichment.items():
+        if value is not None:
+            item[name] = drop_nulls(value) if isinstance(value, _CONTAINERS) else value
+    return item
 
 
 def origin_attr(shard_id: str, sequence_number: int) -> dict[str, str]:

@@ -55,6 +55,9 @@ def test_chalice_package_builds_a_lean_zip(tmp_path: Path) -> None:
     assert "app.py" in tops
     assert "chalicelib" in tops
     assert "twython" in tops
+    # The consumer's compiled decoders, as Linux extension modules Lambda can load.
+    for module in ("orjson", "pybase64"):
+        assert any(n.startswith(f"{module}/") and "x86_64-linux-gnu.so" in n for n in names)
     assert not {t for t in tops if t.split("-")[0].lower() in HEAVY}
     assert "tweetlake_local" not in tops
     assert archive.stat().st_size < 20 * 1024 * 1024

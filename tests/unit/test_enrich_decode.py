@@ -1,0 +1,146 @@
+"""The consumer's fast decode (pybase64 + orjson) never changes what a record becomes.
+
+Whatever the fast path rejects is decided again by the standard library, so every
+record is stored or quarantined, with the same reason, as before the fast path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.enrich import TweetRecord, _decode_stdlib, _envelope, transform
+from chalicelib.schema import validate
+from tests.envelopes import delete_envelope, tweet_envelope
+from tests.paths import OWN_TWITTER, SHARED_TWITTER
+from tweetlake_local.kinesis_events import kinesis_record
+
+NOW = "2026-11-24T08:00:00.000Z"
+
+
+def reference(data: str) -> tuple[bytes, Any, str | None]:
+    """The decode as it was before the fast path: standard library, then the validator."""
+    raw, value, reason = _decode_stdlib(data)
+    if reason is None and validate(value):
+        return raw, None, "schema: " + "; ".join(validate(value))
+    return raw, value, reason
+
+
+def b64(text: str | bytes) -> str:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return base64.b64encode(data).decode("ascii")
+
+
+def envelope_text(**changes: Any) -> str:
+    return json.dumps({**tweet_envelope(11, 22), **changes}, ensure_ascii=False)
+
+
+CASES = {
+    "valid": b64(envelope_text()),
+    "valid delete": b64(json.dumps(delete_envelope(3))),
+    # orjson refuses these; json takes them: the text stays a tweet as before.
+    "lone surrogate in text": b64(envelope_text().replace('"hello"', '"a\\ud800b"')),
+    # orjson reads an integer beyond 64 bits as a float; json reads it exactly.
+    "integer beyond 64 bits": b64(envelope_text(schema_version=2**70)),
+    "integer below -2**63": b64(envelope_text(schema_version=-(2**63) - 1)),
+    "NaN": b64(envelope_text().replace('"schema_version": 1', '"schema_version": NaN')),
+    "1e400": b64(envelope_text().replace('"schema_version": 1', '"schema_version": 1e400')),
+    "top-level big integer": b64("123456789012345678901234567890"),
+    "not UTF-8": b64(b'{"kind": "tweet\xff"}'),
+    "BOM": b64(b"\xef\xbb\xbf" + envelope_text().encode()),
+    "deep nesting": b64("[" * 100_000 + "]" * 100_000),
+    "not base64": "@@not base64@@",
+    "whitespace in base64": b64(envelope_text())[:8] + "\n" + b64(envelope_text())[8:],
+    "not an object": b64("[1, 2]"),
+    "duplicate keys": b64(envelope_text()[:-1] + ', "lang": "fr"}'),
+    "id with a newline": b64(envelope_text(tweet_id="11\n")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fast_decode_ends_where_the_standard_library_does(name: str) -> None:
+    assert _envelope(CASES[name]) == reference(CASES[name])
+
+
+def test_padding_past_a_full_quantum_still_decodes() -> None:
+    """binascii (strict) accepts `QUJD=`; pybase64 refuses it: the fallback keeps it."""
+    text = envelope_text()
+    text += " " * (-len(text.encode()) % 3)  # base64 without padding of its own
+    data = b64(text) + "="
+    assert base64.b64decode(data, validate=True) == text.encode()
+    _raw, envelope, reason = _envelope(data)
+    assert reason is None
+    assert envelope == json.loads(text)
+
+
+def test_the_fallback_keeps_the_standard_librarys_reasons() -> None:
+    """GIVEN records only the standard library parses, WHEN transformed
+    THEN the lone surrogate is stored and the rest are quarantined as before."""
+    batch = transform(
+        [
+            kinesis_record(b"", sequence=i, stream="s", encoded=CASES[name])
+            for i, name in enumerate(
+                ["lone surrogate in text", "integer beyond 64 bits", "deep nesting", "NaN"], 1
+            )
+        ],
+        NOW,
+    )
+    assert [type(r).__name__ for r in batch.records] == ["TweetRecord"]
+    assert isinstance(batch.records[0], TweetRecord)
+    assert batch.records[0].item["text"] == "a\ud800b"
+    reasons = [entry.reason for entry in batch.quarantine]
+    assert reasons[0] == (
+        "schema: schema_version: 1180591620717411303424 does not fit a 64-bit integer"
+    )
+    assert reasons[1].startswith("not JSON: maximum recursion depth exceeded")
+    assert reasons[2] == "schema: schema_version: expected an integer, got float"
+
+
+def test_a_tweet_id_with_a_newline_is_quarantined_not_raised() -> None:
+    """It used to pass the schema (Python's `$`) and raise in hash_line, failing the batch."""
+    batch = transform(
+        [kinesis_record(b"", sequence=1, stream="s", encoded=CASES["id with a newline"])], NOW
+    )
+    assert batch.records == []
+    assert batch.quarantine[0].reason.startswith("schema: tweet_id: '11\\n' does not match")
+
+
+def fixture_records() -> list[str]:
+    lines: list[str] = []
+    for directory in (OWN_TWITTER, SHARED_TWITTER):
+        for path in sorted(directory.glob("*.json*")) if directory.is_dir() else []:
+            text = path.read_text(encoding="utf-8")
+            lines += text.splitlines() if path.suffix == ".jsonl" else [text]
+    return lines
+
+
+def test_every_fixture_envelope_decodes_the_same_both_ways() -> None:
+    from chalicelib.normalize import normalize_line
+
+    checked = 0
+    for line in fixture_records():
+        for item in normalize_line(line, ingested_at=NOW):
+            if item.envelope is None:
+                continue
+            data = b64(json.dumps(item.envelope, ensure_ascii=False, separators=(",", ":")))
+            assert _envelope(data) == reference(data)
+            checked += 1
+    assert checked > 10
+
+
+def test_transform_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    record = kinesis_record(b"", sequence=1, stream="s", encoded=CASES["valid"])
+    assert gc.isenabled()
+    transform([record], NOW)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        transform([record, {"kinesis": {}}], NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

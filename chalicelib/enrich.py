@@ -147,9 +147,20 @@ def _envelope(data: str) -> tuple[bytes, Any, str | None]:
     raw, envelope, reason = _decode_stdlib(data)
     if reason is None:
         errors = validate(envelope)
-        if errors:
-            reason = f"{SCHEMA}: " + "; ".join(errors)
+        reason = f"{SCHEMA}: " + "; ".join(errors) if errors else _lone_surrogate(envelope)
     return raw, (envelope if reason is None else None), reason
+
+
+def _lone_surrogate(envelope: Any) -> str | None:
+    """Why an otherwise valid envelope cannot be stored: a ``\\udXXX`` escape without
+    its pair decodes to a string no UTF-8 store accepts (DynamoDB would refuse the
+    whole BatchWriteItem and block the shard). Only the slow path gets here:
+    orjson already refuses such input."""
+    try:
+        json.dumps(envelope, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"{NOT_UTF8}: a string holds a lone surrogate ({exc.reason})"
+    return None
 
 
 def _decode_stdlib(data: str) -> tuple[bytes, Any, str | None]:

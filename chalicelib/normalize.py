@@ -13,6 +13,7 @@ without losing the rest of its batch.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -77,6 +78,8 @@ def normalize_line(
         return [Normalized("invalid", reason=f"not JSON: {exc}")]
     if not isinstance(payload, dict):
         return [Normalized("invalid", reason=f"not a JSON object: {type(payload).__name__}")]
+    if "\\ud" in text or "\\uD" in text:
+        payload = _repair_surrogates(payload)
     return normalize_payload(
         payload, raw=text, source_api=source_api, ingested_at=ingested_at or now_iso()
     )
@@ -111,6 +114,25 @@ def normalize_payload(
 
 
 # --- helpers ----------------------------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _repair_surrogates(value: Any) -> Any:
+    """Replace lone UTF-16 surrogates (a ``\\ud83d`` escape whose pair was cut off,
+    as truncated texts can have) with U+FFFD; valid pairs are already joined by
+    ``json``. Storing a lone surrogate would make DynamoDB refuse the whole batch."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", value)
+        return value
+    if isinstance(value, dict):
+        return {k: _repair_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair_surrogates(v) for v in value]
+    return value
 
 
 def _short(value: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.enrich import TweetRecord, _decode_stdlib, _envelope, transform
+from chalicelib.enrich import _decode_stdlib, _envelope, transform
 from chalicelib.schema import validate
 from tests.envelopes import delete_envelope, tweet_envelope
 from tests.paths import OWN_TWITTER, SHARED_TWITTER
@@ -22,10 +22,16 @@ NOW = "2026-11-24T08:00:00.000Z"
 
 
 def reference(data: str) -> tuple[bytes, Any, str | None]:
-    """The decode as it was before the fast path: standard library, then the validator."""
+    """The decode without the fast path: standard library, the validator, then the
+    check that every string can be stored as UTF-8."""
     raw, value, reason = _decode_stdlib(data)
     if reason is None and validate(value):
         return raw, None, "schema: " + "; ".join(validate(value))
+    if reason is None:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return raw, None, "not UTF-8: a string holds a lone surrogate (surrogates not allowed)"
     return raw, value, reason
 
 
@@ -77,8 +83,8 @@ def test_padding_past_a_full_quantum_still_decodes() -> None:
 
 
 def test_the_fallback_keeps_the_standard_librarys_reasons() -> None:
-    """GIVEN records only the standard library parses, WHEN transformed
-    THEN the lone surrogate is stored and the rest are quarantined as before."""
+    """GIVEN records only the standard library parses, WHEN transformed THEN each is
+    quarantined with its reason (a lone surrogate could not be written to DynamoDB)."""
     batch = transform(
         [
             kinesis_record(b"", sequence=i, stream="s", encoded=CASES[name])
@@ -88,15 +94,14 @@ def test_the_fallback_keeps_the_standard_librarys_reasons() -> None:
         ],
         NOW,
     )
-    assert [type(r).__name__ for r in batch.records] == ["TweetRecord"]
-    assert isinstance(batch.records[0], TweetRecord)
-    assert batch.records[0].item["text"] == "a\ud800b"
+    assert batch.records == []
     reasons = [entry.reason for entry in batch.quarantine]
-    assert reasons[0] == (
+    assert reasons[0] == "not UTF-8: a string holds a lone surrogate (surrogates not allowed)"
+    assert reasons[1] == (
         "schema: schema_version: 1180591620717411303424 does not fit a 64-bit integer"
     )
-    assert reasons[1].startswith("not JSON: maximum recursion depth exceeded")
-    assert reasons[2] == "schema: schema_version: expected an integer, got float"
+    assert reasons[2].startswith("not JSON: maximum recursion depth exceeded")
+    assert reasons[3] == "schema: schema_version: expected an integer, got float"
 
 
 def test_a_tweet_id_with_a_newline_is_quarantined_not_raised() -> None:
@@ -144,3 +149,13 @@ def test_transform_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_lone_surrogate_envelope_is_quarantined_not_written() -> None:
+    """An envelope made elsewhere (not by our normalizer) with a lone surrogate would make
+    DynamoDB refuse the whole batch: it is quarantined with the reason instead."""
+    envelope = tweet_envelope(1, 2, text="cut \ud83d")
+    data = b64(json.dumps(envelope))
+    _, stored, reason = _envelope(data)
+    assert stored is None
+    assert reason == "not UTF-8: a string holds a lone surrogate (surrogates not allowed)"

@@ -200,3 +200,16 @@ def test_source_override_keeps_payload_format() -> None:
     [result] = normalize_line(line, source_api="replay", ingested_at=INGESTED)
     assert result.envelope is not None
     assert (result.envelope["source_api"], result.envelope["payload_format"]) == ("replay", "v2")
+
+
+def test_lone_surrogate_from_a_cut_emoji_is_replaced_not_stored() -> None:
+    """GIVEN text cut between the two halves of an emoji's \\u escape pair WHEN normalized
+    THEN the lone half becomes U+FFFD (a lone surrogate cannot be stored as UTF-8)."""
+    line = own_lines("v2_stream.jsonl")[0].replace(
+        "Morning mist", "Morning \\ud83c mist \\ud83c\\udf0a"
+    )
+    [result] = normalize_line(line, ingested_at=INGESTED)
+    assert result.envelope is not None
+    assert result.envelope["text"].startswith("Morning \ufffd mist \U0001f30a")
+    result.envelope["text"].encode("utf-8")  # storable
+    assert validate(result.envelope) == []

@@ -240,28 +240,28 @@ def test_the_deadline_interrupts_a_silent_connection() -> None:
         )
         assert tweets_in(list(source.lines())) == [1]
         elapsed = time.monotonic() - started
-    assert 0.7 <= elapsed < 1.5
+    assert 0.7 <= elapsed < 3  # not the 20 s stall window, not the 30 s silence
     assert source.failures == {}
 
 
 def test_each_read_is_cut_at_the_deadline_not_at_the_connect_time_timeout() -> None:
-    """GIVEN a keep-alive 1 s in, then silence WHEN the deadline is at 1.5 s THEN stop at 1.5 s.
+    """GIVEN a keep-alive 2 s in, then silence WHEN the deadline is at 2.5 s THEN stop at 2.5 s.
 
-    The connect-time read timeout alone (1.5 s after the last byte) would end at ~2.5 s.
+    The connect-time read timeout alone (2.5 s after the last byte) would end at ~4.5 s.
     """
     with FakeTwitter() as server:
-        server.script(ft.V2_FILTER, ft.lines(raw(1)), ft.stall(1.0), ft.keepalive(), ft.stall(30))
+        server.script(ft.V2_FILTER, ft.lines(raw(1)), ft.stall(2.0), ft.keepalive(), ft.stall(30))
         started = time.monotonic()
         source = V2StreamSource(
             Secret(server.bearer),
             api_url=server.url,
             rules=None,
             catch_up_pages=0,
-            deadline=started + 1.5,
+            deadline=started + 2.5,
         )
         assert list(source.lines()) == [raw(1), b""]
         elapsed = time.monotonic() - started
-    assert 1.4 <= elapsed < 2.1
+    assert 2.4 <= elapsed < 3.8
 
 
 def test_a_long_wait_is_not_started_when_it_would_cross_the_deadline(fake: FakeTwitter) -> None:
@@ -270,7 +270,7 @@ def test_a_long_wait_is_not_started_when_it_would_cross_the_deadline(fake: FakeT
     source = v2(fake, clock, budget_s=30)  # 60 s would cross it
     started = time.monotonic()
     assert list(source.lines()) == []
-    assert clock.slept == [] and time.monotonic() - started < 1
+    assert clock.slept == [] and time.monotonic() - started < 5  # not the 60 s wait
     assert source.summary()["waits_s"] == [60.0]
 
 
@@ -281,7 +281,7 @@ def test_stop_from_another_thread_ends_a_blocked_read(fake: FakeTwitter) -> None
     started = time.monotonic()
     timer.start()
     assert tweets_in(list(source.lines())) == [1]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # not the 30 s silence
 
 
 # --- rules --------------------------------------------------------------------------------

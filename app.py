@@ -21,7 +21,7 @@ app.debug = False
 # Consumer trigger settings; the local mode's Kinesis poller reads these too.
 # No batching window: Lambda already polls each shard about once a second, so a
 # batch gathers ~1 s of records; a window only adds latency (bench.local:
-# freshness p99 0.8 s with none, 2.1 s with 1 s, 6.9 s with 5 s).
+# freshness p99 about 1 s with none, 2.2 s with 1 s, 6.9 s with 5 s).
 CONSUMER_BATCH_SIZE = 500
 CONSUMER_BATCHING_WINDOW_S = 0
 

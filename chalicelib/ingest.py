@@ -32,7 +32,7 @@ from chalicelib import aws
 from chalicelib.checkpoint import Checkpoint
 from chalicelib.config import Settings, get_settings
 from chalicelib.ingest_settings import IngestSettings, load_ingest_settings
-from chalicelib.normalize import normalize_line
+from chalicelib.normalize import envelope_bytes, normalize_line
 from chalicelib.producer import KinesisProducer, UnsendableRecordError
 from chalicelib.quarantine import QuarantineEntry, write_quarantine
 from chalicelib.retry import Backoff
@@ -72,12 +72,11 @@ class RunSummary:
 def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
     """``(data, partition key, tweet id for the checkpoint)`` of one envelope.
 
-    The data is compact JSON plus a newline, so Firehose's concatenation of
-    records is JSON Lines. The partition key is the author id (one author's
+    The data is :func:`envelope_bytes`. The partition key is the author id (one author's
     records stay in order on one shard), else the tweet id (v2 compliance
     deletes name no author).
     """
-    data = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    data = envelope_bytes(envelope)
     tweet_id = str(envelope.get("tweet_id") or "")
     if envelope["kind"] == "tweet":
         author = envelope.get("author") or {}

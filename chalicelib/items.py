@@ -30,6 +30,8 @@ TWEET_FIELDS = (
     "matching_rules",
 )
 _STRING_ARRAYS = ("hashtags", "urls", "matching_rules")
+# Tweet envelope fields that are not item attributes (besides ``raw``, which the lake keeps).
+ENVELOPE_ONLY = ("kind", "schema_version")
 
 
 def created_key(created_at: str, tweet_id: str) -> str:
@@ -76,10 +78,11 @@ def tweet_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
     passed by the consumer; index attributes are derived here.
 
     The same as ``drop_nulls`` over the envelope's fields, but it uses the
-    schema's shape rather than walking every value: the consumer builds one item
-    per record. In a valid envelope only three kinds of object can hold nulls:
-    the envelope itself, ``author`` and each entry of ``mentions``; arrays hold
-    no nulls (the validator rejects them) and are copied as they are.
+    schema's shape rather than walking every value: in a valid envelope only
+    three kinds of object can hold nulls: the envelope itself, ``author`` and
+    each entry of ``mentions``; arrays hold no nulls (the validator rejects
+    them) and are copied as they are. The consumer's fast path gets the same
+    null-free fields straight from its decoder and calls :func:`finish_tweet_item`.
     """
     get = envelope.get
     item = {name: value for name in TWEET_FIELDS if (value := get(name)) is not None}
@@ -89,15 +92,22 @@ def tweet_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
     for name in _STRING_ARRAYS:
         if name in item:
             item[name] = list(item[name])
-    author = _compact(envelope["author"])
-    tweet_id = envelope["tweet_id"]
-    created_at = envelope["created_at"]
+    item["author"] = _compact(envelope["author"])
+    return finish_tweet_item(item, **enrichment)
+
+
+def finish_tweet_item(item: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
+    """Add the key, status and index attributes (and enrichment) to a tweet's fields, in place.
+
+    ``item`` holds :data:`TWEET_FIELDS` and ``author``, without nulls.
+    """
+    tweet_id = item["tweet_id"]
+    created_at = item["created_at"]
     item["hash_line"] = hash_line(tweet_id)
     item["status"] = "live"
-    item["author_id"] = author["id"]
-    item["author"] = author
+    item["author_id"] = item["author"]["id"]
     item["created_key"] = created_key(created_at, tweet_id)
-    item["created_hour"] = created_hour(created_at)
+    item["created_hour"] = created_at[:13]  # created_hour(), inlined: once per record
     for name, value in enrichment.items():
         if value is not None:
             item[name] = drop_nulls(value) if isinstance(value, _CONTAINERS) else value

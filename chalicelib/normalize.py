@@ -358,3 +358,15 @@ def _v2_compliance_delete(
         raw=raw,
     )
     return Normalized("delete", envelope=envelope)
+
+
+def envelope_bytes(envelope: Mapping[str, Any]) -> bytes:
+    """A Kinesis record's data: the envelope as compact JSON, newline-terminated, ASCII.
+
+    Newline-terminated so Firehose's concatenation of records is JSON Lines.
+    ASCII (anything else as ``\\u`` escapes, which every JSON reader decodes
+    back) so the consumer proves a record is UTF-8 with one ``bytes.isascii()``
+    instead of decoding ~6 KB (docs/consumer.md): records grow by ~3 % on the
+    fixtures, and ``json.dumps`` is faster this way than with ``ensure_ascii=False``.
+    """
+    return json.dumps(envelope, separators=(",", ":")).encode("ascii") + b"\n"

@@ -9,9 +9,10 @@ benchmark and the local mode's poller build events here.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from chalicelib.normalize import envelope_bytes
 
 DEFAULT_ACCOUNT = "123456789012"
 
@@ -36,7 +37,7 @@ def kinesis_record(
     ``encoded`` overrides the base64 text (to send something that is not base64).
     """
     if isinstance(data, Mapping):
-        data = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        data = envelope_bytes(data)  # as the producer writes it
     if isinstance(data, str):
         data = data.encode("utf-8")
     return {

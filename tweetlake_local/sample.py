@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.normalize import normalize_line
+from chalicelib.normalize import envelope_bytes, normalize_line
 
 HASHTAGS = [
     "tide",
@@ -230,5 +230,5 @@ def sample_envelopes(count: int, seed: int = 7, **kwargs: Any) -> list[dict[str,
 
 
 def envelope_line(envelope: dict[str, Any]) -> bytes:
-    """A Kinesis record's data: the envelope as compact JSON, newline-terminated."""
-    return (json.dumps(envelope, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    """A Kinesis record's data, as the producer writes it."""
+    return envelope_bytes(envelope)

@@ -27,6 +27,19 @@ def test_importing_app_pulls_in_no_heavy_module() -> None:
     assert json.loads(out.stdout) == []
 
 
+def test_the_consumers_decoder_loads_with_the_first_batch_not_with_app() -> None:
+    """msgspec (~9 ms of import) is the consumer's alone: the API's cold start skips it."""
+    code = (
+        "import sys; import app; print('msgspec' in sys.modules); "
+        "from chalicelib.envelope_codec import decode_valid; decode_valid(b'{}'); "
+        "print('msgspec' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_requirements_txt_lists_nothing_heavy() -> None:
     names = [
         line.split("==")[0].strip().lower()
@@ -56,7 +69,7 @@ def test_chalice_package_builds_a_lean_zip(tmp_path: Path) -> None:
     assert "chalicelib" in tops
     assert "twython" in tops
     # The consumer's compiled decoders, as Linux extension modules Lambda can load.
-    for module in ("orjson", "pybase64"):
+    for module in ("msgspec", "pybase64"):
         assert any(n.startswith(f"{module}/") and "x86_64-linux-gnu.so" in n for n in names)
     assert not {t for t in tops if t.split("-")[0].lower() in HEAVY}
     assert "tweetlake_local" not in tops

@@ -49,7 +49,8 @@ def test_same_item_as_the_generic_walk_for_every_valid_fixture_tweet() -> None:
     for envelope in envelopes():
         item = tweet_item(envelope, **enrichment, unset=None)
         assert item == generic_item(envelope, **enrichment)
-        assert list(item) == list(generic_item(envelope, **enrichment))  # same attribute order
+        # (Attribute order is not compared: DynamoDB keeps none, and the consumer's fast
+        # path builds the same attributes in the schema's order.)
         checked += 1
     assert checked > 5
 

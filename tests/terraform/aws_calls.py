@@ -13,7 +13,10 @@ How a call is found, so a new module needs no registration:
    adds that service; a non-literal name is reported, since it cannot be checked.
 4. Every ``x.method(...)`` call in a reachable module whose name is an operation
    of one of those services (botocore's service model), or a paginator/waiter
-   over one, is a call the function makes.
+   over one, is a call the function makes. So is a bound method handed on
+   without a call (``client.get_secret_value`` passed as a callable) and an
+   operation named by a string argument (``getattr(client, "batch_get_item")``,
+   ``self._drain("batch_write_item", ...)``).
 
 It over-approximates on purpose: a module reachable from a function counts
 whole, even if that function uses only part of it. It never misses a direct
@@ -155,6 +158,14 @@ def _scan(path: Path, root: Path, package: str) -> ModuleFacts:
                 facts.declares_routes = True
             else:
                 facts.methods.add(attr)
+        if isinstance(node, ast.Call):
+            # An operation named by a string: getattr(client, "op"), a helper("op", ...).
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                text = _literal(arg)
+                if text and text.isidentifier():
+                    facts.methods.add(text)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            facts.methods.add(node.attr)  # a bound method passed on, called elsewhere
         if isinstance(node, ast.FunctionDef):
             for deco in node.decorator_list:
                 target = deco.func if isinstance(deco, ast.Call) else deco

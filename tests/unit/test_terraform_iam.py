@@ -2,13 +2,11 @@
 
 The calls come from the code itself (tests/terraform/aws_calls.py walks app.py
 and chalicelib with the AST); the grants come from the policy documents in
-terraform/iam.tf. Two lists complete the picture:
-
-* BASELINE: what the platform calls with the function's role, not the code
-  (writing logs; the Kinesis event source mapping's reads);
-* PLANNED: calls the ingest, consumer and API work (issues 3-6) adds in
-  parallel branches. An entry must leave this list as soon as the code makes
-  the call (a test says so), so after the merge the list only shrinks.
+terraform/iam.tf. One list completes the picture, BASELINE: what the platform
+calls with the function's role, not the code (writing logs; the Kinesis event
+source mapping's reads). Operations the code names by string (the store's
+``getattr(client, "batch_write_item")``) or hands on as a bound method (the
+credentials loader's ``client.get_secret_value``) are found too.
 """
 
 from __future__ import annotations
@@ -39,14 +37,6 @@ BASELINE: dict[str, set[str]] = {
         "kinesis:ListShards",
     },
     "api_handler": LOGS,
-}
-
-PLANNED: dict[str, set[str]] = {
-    # issue 4 (producer, checkpoint, replay from s3://, quarantine) and 5 (credentials)
-    "ingest": {"secretsmanager:GetSecretValue"},
-    # issue 3 (idempotent batch writes to tweets/authors/state, quarantine)
-    "consume": {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"},
-    "api_handler": set(),
 }
 
 
@@ -83,20 +73,12 @@ def test_discovery_finds_the_health_check(code_calls: Any) -> None:
 
 @pytest.mark.parametrize("function", sorted(ROLES))
 def test_role_grants_exactly_what_the_code_calls(function: str, code_calls: Any) -> None:
-    needed = action_sets(code_calls)[function] | BASELINE[function] | PLANNED[function]
+    needed = action_sets(code_calls)[function] | BASELINE[function]
     granted = _granted(ROLES[function])
     missing = {a: sorted(code_calls.actions[function].get(a, [])) for a in needed - granted}
     assert not missing, f"{function}: code calls these, the role does not grant them: {missing}"
     extra = granted - needed
     assert not extra, f"{function}: granted but never called (remove from iam.tf): {sorted(extra)}"
-
-
-@pytest.mark.parametrize("function", sorted(ROLES))
-def test_planned_calls_leave_the_list_once_the_code_makes_them(
-    function: str, code_calls: Any
-) -> None:
-    arrived = PLANNED[function] & action_sets(code_calls)[function]
-    assert not arrived, f"{function}: now in the code, remove from PLANNED: {sorted(arrived)}"
 
 
 def test_no_allow_statement_uses_a_wildcard_action_or_resource() -> None:
@@ -245,3 +227,37 @@ def test_discovery_reports_a_client_it_cannot_name(tmp_path: Path) -> None:
     )
     calls = discover(tmp_path)
     assert calls.problems and "non-literal" in calls.problems[0]
+
+
+def test_discovery_sees_operations_named_by_string_or_passed_as_methods(tmp_path: Path) -> None:
+    """The store calls ``getattr(client, operation)`` and the credentials loader takes
+    ``client.get_secret_value`` as a callable: neither is a plain ``client.op(...)``."""
+    pkg = tmp_path / "chalicelib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "consumer.py").write_text(
+        textwrap.dedent(
+            """
+            import boto3
+
+            def drain(client, operation, **kwargs):
+                return getattr(client, operation)(**kwargs)
+
+            def run(read):
+                ddb = boto3.client("dynamodb")
+                drain(ddb, "batch_write_item", RequestItems={})
+                secrets = boto3.client("secretsmanager")
+                return read(secrets.get_secret_value)
+            """
+        )
+    )
+    (tmp_path / "app.py").write_text(
+        "from chalicelib import consumer\n\n@app.on_kinesis_record(stream='s', name='consume')\n"
+        "def c(e):\n    return consumer.run(print)\n"
+    )
+    calls = discover(tmp_path)
+    assert calls.problems == []
+    assert set(calls.actions["consume"]) == {
+        "dynamodb:BatchWriteItem",
+        "secretsmanager:GetSecretValue",
+    }

@@ -4,7 +4,7 @@ The consumer's fast path. ``msgspec`` decodes each record straight into
 structs generated here from ``envelope_schema.json``, so the JSON grammar,
 the kinds (a tagged union on ``kind``), required fields, unknown fields,
 types, enums and the 64-bit range are all checked while parsing. Two things
-are left to a small function generated from the same file (:func:`accepts`),
+are left to a small function generated from the same file (``Codec.accepts``),
 because ``msgspec`` runs its ``pattern`` constraints through Python's ``re``
 at ~0.5 µs a value: the decimal-id patterns (checked with ``str`` methods) and
 the timestamp format.
@@ -35,7 +35,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalicelib.schema import (
-    _DIGITS,
+    DIGITS_PATTERN,
     INT64_MAX,
     INT64_MIN,
     TIMESTAMP_RE,
@@ -155,7 +155,7 @@ class _AcceptsSource:
         if kind == "timestamp":
             faults.append(f"not TS({var})")
         if "pattern" in spec:
-            digits = _DIGITS.fullmatch(spec["pattern"])
+            digits = DIGITS_PATTERN.fullmatch(spec["pattern"])
             if digits:  # str.isdigit alone would take other scripts' digits
                 limit = digits.group(1)
                 faults.append(

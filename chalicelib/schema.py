@@ -180,7 +180,7 @@ def _struct_check(fields: list[FieldSpec]) -> Check:
 
 Accepts = Callable[[Any], bool]
 _TYPES = {"string": "str", "timestamp": "str", "bigint": "int", "boolean": "bool"}
-_DIGITS = re.compile(r"\^\[0-9\]\{1,([0-9]+)\}\$")  # the schema's id pattern, ^[0-9]{1,N}$
+DIGITS_PATTERN = re.compile(r"\^\[0-9\]\{1,([0-9]+)\}\$")  # the schema's id pattern, ^[0-9]{1,N}$
 
 
 class _AcceptsSource:
@@ -243,7 +243,7 @@ class _AcceptsSource:
         if kind == "timestamp":
             faults.append(f"not {self.name('ts', TIMESTAMP_RE.fullmatch)}({var})")
         if "pattern" in spec:
-            digits = _DIGITS.fullmatch(spec["pattern"])
+            digits = DIGITS_PATTERN.fullmatch(spec["pattern"])
             if digits:  # str.isdigit alone would take other scripts' digits
                 limit = digits.group(1)
                 faults.append(

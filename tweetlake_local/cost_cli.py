@@ -96,8 +96,13 @@ def render_text(
             f"{q} ${c:.4f}"
             for q, c in athena_per_query(est.tweets_per_second, prices, measured).items()
         ),
-        f"* = the price's number was not confirmed in a stored copy of its page: check"
-        f" {_relative(prices_path)}.",
+    ]
+    if any(_unconfirmed(prices, line.uses) for line in est.lines):
+        out.append(
+            "* = the price's number was not confirmed in a stored copy of its page: check"
+            f" {_relative(prices_path)}."
+        )
+    out += [
         f"Measured inputs: {_relative(measured_path)} ({measured.measured_on},"
         f" {measured.machine}); the consumer's ms per batch come from a moto server, which"
         " overstates AWS latency.",

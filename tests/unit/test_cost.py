@@ -252,3 +252,35 @@ def test_cost_command_runs_offline() -> None:
     with redirect_stdout(io.StringIO()) as table:
         assert main(["cost", "--table"]) == 0
     assert "100 tweets/s" in table.getvalue()
+
+
+def test_an_unconfirmed_price_is_starred_and_footnoted_and_only_then() -> None:
+    from tweetlake_local.cost_cli import render_text
+
+    prices, measured, deployment = load_prices(), load_measured(), load_deployment()
+    confirmed = PriceBook(
+        prices.region,
+        prices.hours_per_month,
+        {k: replace(v, confirmed=True) for k, v in prices.prices.items()},
+    )
+    doubtful = PriceBook(
+        prices.region,
+        prices.hours_per_month,
+        {
+            **confirmed.prices,
+            "glue_crawler_dpu_hour": replace(
+                confirmed.prices["glue_crawler_dpu_hour"], confirmed=False
+            ),
+        },
+    )
+    texts = {
+        name: render_text(
+            estimate(10, book_, measured, deployment), book_, measured, PRICES_PATH, MEASURED_PATH
+        )
+        for name, book_ in (("confirmed", confirmed), ("doubtful", doubtful))
+    }
+    assert "not confirmed" not in texts["confirmed"]
+    assert "not confirmed" in texts["doubtful"]
+    lines = texts["doubtful"].splitlines()
+    starred = [line for line in lines if "* " in line[:90] and not line.startswith("* =")]
+    assert len(starred) == 1 and "crawler" in starred[0]

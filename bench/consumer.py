@@ -6,7 +6,7 @@ is a fixture tweet re-keyed with a fresh tweet id and an author drawn from a
 seeded Zipf-like long tail, as the synthetic source produces. Then prints:
 
 * ``transform_records_per_s`` — decode + validate + enrich + hash + item build,
-  no I/O, one core (CPU time, best of 3), and under it the decode alone with
+  no I/O, one core (CPU time, best of 5), and under it the decode alone with
   the consumer's decoders and with the standard library's, and the transform
   of the same batch with every ``raw`` payload emptied (a yardstick for the
   record contract, not a figure of the pipeline);
@@ -132,7 +132,7 @@ def child(endpoint: str, queue: Any) -> None:
     }
 
     # CPU time of this process, not wall time: the figure is "per core" even when
-    # other work shares the machine. Best of 3.
+    # other work shares the machine. Best of 5.
     seconds = transform_seconds(event)
     figures["transform_records_per_s"] = len(event["Records"]) / seconds
     figures["transform_mb_per_s"] = raw_bytes / seconds / 1e6
@@ -186,13 +186,13 @@ def yardstick(queue: Any) -> None:
     full, _, _ = build_batch("tweetlake-dev-tweets")
     lean, _, _ = build_batch("tweetlake-dev-tweets", keep_raw=False)
     full_best = lean_best = float("inf")
-    for _ in range(3):
+    for _ in range(5):
         full_best = min(full_best, transform_seconds(full, runs=1))
         lean_best = min(lean_best, transform_seconds(lean, runs=1))
     queue.put((len(lean["Records"]) / lean_best, full_best / lean_best))
 
 
-def transform_seconds(event: dict[str, Any], runs: int = 3) -> float:
+def transform_seconds(event: dict[str, Any], runs: int = 5) -> float:
     """CPU seconds of the pure transform over the batch, best of ``runs``."""
     from chalicelib.enrich import transform
 

@@ -278,7 +278,7 @@ def _transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Trans
                 del envelope[name]
             item = finish_tweet_item(envelope)
             item["processed_at"] = processed_at
-            item["origin"] = origin_attr(shard, origin.seq)
+            item["origin"] = origin.attr()
         else:
             item = tweet_item(envelope, processed_at=processed_at, origin=origin.attr())
         if len(raw) > _SIZE_FAST_PATH:

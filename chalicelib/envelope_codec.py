@@ -4,7 +4,8 @@ The consumer's fast path. ``msgspec`` decodes each record straight into
 structs generated here from ``envelope_schema.json``, so the JSON grammar,
 the kinds (a tagged union on ``kind``), required fields, unknown fields,
 types, enums and the 64-bit range are all checked while parsing. Two things
-are left to a small function generated from the same file (``Codec.accepts``),
+are left to a small function generated from the same file (``Codec.accepts``, by
+the generator :mod:`chalicelib.schema` uses for dicts),
 because ``msgspec`` runs its ``pattern`` constraints through Python's ``re``
 at ~0.5 µs a value: the decimal-id patterns (checked with ``str`` methods) and
 the timestamp format.
@@ -29,16 +30,14 @@ each other).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalicelib.schema import (
-    DIGITS_PATTERN,
     INT64_MAX,
     INT64_MIN,
-    TIMESTAMP_RE,
+    AcceptsSource,
     FieldSpec,
     kind_fields,
     load_schema,
@@ -98,86 +97,50 @@ class _Structs:
         return self.msgspec.defstruct(name, members, **_STRUCT_OPTIONS, **options)
 
 
-class _AcceptsSource:
+class _StructAcceptsSource(AcceptsSource):
     """Text of the check for what the structs leave open: id patterns, timestamps, raw's type.
 
-    Generated once per kind from the schema file (never from input), like
-    :class:`chalicelib.schema._AcceptsSource`, but over attributes of a decoded struct.
+    The same generator as :class:`chalicelib.schema.AcceptsSource` (same timestamp and
+    pattern conditions), walking attributes of a decoded struct instead of dict keys:
+    types, enums, ranges and unknown fields were already checked by the decoder.
     """
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {"TS": TIMESTAMP_RE.fullmatch}
-        self._count = 0
-
-    def var(self) -> str:
-        self._count += 1
-        return f"v{self._count}"
-
-    def emit(self, indent: int, line: str) -> None:
-        self.lines.append(" " * indent + line)
-
-    def struct(self, fields: list[FieldSpec], obj: str, indent: int) -> None:
+    def struct(self, fields: list[FieldSpec], var: str, indent: int) -> None:
         for spec in fields:
             if spec["name"] == RAW_FIELD:
                 # A JSON string starts with a quote; any other value is the wrong type.
-                self.emit(indent, f"if memoryview({obj}.raw)[:1] != b'\"': return False")
+                self.emit(indent, f"if memoryview({var}.raw)[:1] != b'\"': return False")
                 continue
-            if not self.needs_check(spec):
+            if not _needs_check(spec):
                 continue
-            var = self.var()
-            self.emit(indent, f"{var} = {obj}.{spec['name']}")
+            item = self.name("v")
+            self.emit(indent, f"{item} = {var}.{spec['name']}")
             if spec.get("required"):
-                self.value(spec, var, indent)
+                self.value(spec, item, indent)
             else:
-                self.emit(indent, f"if {var} is not None:")
-                self.value(spec, var, indent + 4)
-
-    def needs_check(self, spec: FieldSpec) -> bool:
-        kind = spec["type"]
-        if kind == "array":
-            return self.needs_check(spec["items"])
-        if kind == "struct":
-            return any(self.needs_check(f) for f in spec["fields"])
-        return kind == "timestamp" or "pattern" in spec
+                self.emit(indent, f"if {item} is not None:")
+                self.value(spec, item, indent + 4)
 
     def value(self, spec: FieldSpec, var: str, indent: int) -> None:
         kind = spec["type"]
         if kind == "array":
-            item = self.var()
+            item = self.name("i")
             self.emit(indent, f"for {item} in {var}:")
             self.value(spec["items"], item, indent + 4)
-            return
-        if kind == "struct":
+        elif kind == "struct":
             self.struct(spec["fields"], var, indent)
-            return
-        faults = []
-        if kind == "timestamp":
-            faults.append(f"not TS({var})")
-        if "pattern" in spec:
-            digits = DIGITS_PATTERN.fullmatch(spec["pattern"])
-            if digits:  # str.isdigit alone would take other scripts' digits
-                limit = digits.group(1)
-                faults.append(
-                    f"not ({var}.isascii() and {var}.isdigit() and len({var}) <= {limit})"
-                )
-            else:
-                name = f"pattern{len(self.constants)}"
-                self.constants[name] = re.compile(spec["pattern"]).fullmatch
-                faults.append(f"not {name}({var})")
-        self.emit(indent, f"if {' or '.join(faults)}: return False")
+        else:
+            self.emit(indent, f"if {' or '.join(self.text_faults(spec, var))}: return False")
 
 
-def _accepts(fields: list[FieldSpec]) -> Callable[[Any], bool]:
-    source = _AcceptsSource()
-    source.emit(0, "def accepts(record):")
-    source.struct(fields, "record", 4)
-    source.emit(4, "return True")
-    namespace = dict(source.constants)
-    # The text is built above from the packaged schema file, never from a record.
-    exec("\n".join(source.lines), namespace)  # noqa: S102
-    accepts: Callable[[Any], bool] = namespace["accepts"]
-    return accepts
+def _needs_check(spec: FieldSpec) -> bool:
+    """Whether a field holds a timestamp or a pattern anywhere (what the decoder leaves open)."""
+    kind = spec["type"]
+    if kind == "array":
+        return _needs_check(spec["items"])
+    if kind == "struct":
+        return any(_needs_check(f) for f in spec["fields"])
+    return kind == "timestamp" or "pattern" in spec
 
 
 class Codec:
@@ -197,7 +160,9 @@ class Codec:
         for struct in self.structs.values():
             union = struct if union is None else union | struct
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(union).decode
-        self.accepts = {s: _accepts(kind_fields(k)) for k, s in self.structs.items()}
+        self.accepts = {
+            s: _StructAcceptsSource().compile(kind_fields(k)) for k, s in self.structs.items()
+        }
         self.errors = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
         self.to_builtins: Callable[[Any], Any] = msgspec.to_builtins
         self.unset: msgspec.UnsetType = msgspec.UNSET

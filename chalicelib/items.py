@@ -107,7 +107,7 @@ def finish_tweet_item(item: dict[str, Any], **enrichment: Any) -> dict[str, Any]
     item["status"] = "live"
     item["author_id"] = item["author"]["id"]
     item["created_key"] = created_key(created_at, tweet_id)
-    item["created_hour"] = created_at[:13]  # created_hour(), inlined: once per record
+    item["created_hour"] = created_hour(created_at)
     for name, value in enrichment.items():
         if value is not None:
             item[name] = drop_nulls(value) if isinstance(value, _CONTAINERS) else value

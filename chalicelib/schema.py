@@ -77,7 +77,7 @@ def glue_columns(kind: str = "tweet") -> list[tuple[str, str]]:
 #
 # Two validators come from each kind's fields. ``validate_fast`` answers only
 # "valid or not", and it is what almost every record meets: one function per kind
-# generated from the schema file (``_AcceptsSource``), with straight-line
+# generated from the schema file (``AcceptsSource``), with straight-line
 # ``isinstance`` checks, no path strings and no error list. Only a record it
 # rejects goes through the closures of ``_struct_check``, which walk it again and
 # list every violation with its path. The two must agree on every record
@@ -183,7 +183,7 @@ _TYPES = {"string": "str", "timestamp": "str", "bigint": "int", "boolean": "bool
 DIGITS_PATTERN = re.compile(r"\^\[0-9\]\{1,([0-9]+)\}\$")  # the schema's id pattern, ^[0-9]{1,N}$
 
 
-class _AcceptsSource:
+class AcceptsSource:
     """The text of one function that accepts exactly what ``_struct_check`` finds no fault in.
 
     Generated once per kind from the schema file (never from input). Straight-line
@@ -240,7 +240,15 @@ class _AcceptsSource:
         faults = [f"not isinstance({var}, {_TYPES[kind]})"]
         if kind == "bigint":
             faults.append(f"{var}.__class__ is bool or not {INT64_MIN} <= {var} <= {INT64_MAX}")
-        if kind == "timestamp":
+        faults += self.text_faults(spec, var)
+        if "enum" in spec:
+            faults.append(f"{var} not in {self.name('enum', frozenset(spec['enum']))}")
+        self.emit(indent, f"if {' or '.join(faults)}: return False")
+
+    def text_faults(self, spec: FieldSpec, var: str) -> list[str]:
+        """Conditions under which the string ``var`` breaks the spec's timestamp or pattern."""
+        faults = []
+        if spec["type"] == "timestamp":
             faults.append(f"not {self.name('ts', TIMESTAMP_RE.fullmatch)}({var})")
         if "pattern" in spec:
             digits = DIGITS_PATTERN.fullmatch(spec["pattern"])
@@ -252,21 +260,22 @@ class _AcceptsSource:
             else:
                 pattern = self.name("pattern", re.compile(spec["pattern"]).fullmatch)
                 faults.append(f"not {pattern}({var})")
-        if "enum" in spec:
-            faults.append(f"{var} not in {self.name('enum', frozenset(spec['enum']))}")
-        self.emit(indent, f"if {' or '.join(faults)}: return False")
+        return faults
+
+    def compile(self, fields: list[FieldSpec]) -> Accepts:
+        """``accepts(record)`` over ``fields``, built from the text :meth:`struct` emits."""
+        self.emit(0, "def accepts(record):")
+        self.struct(fields, "record", 4)
+        self.emit(4, "return True")
+        namespace = dict(self.constants)
+        # The text is built from the packaged schema file, never from a record.
+        exec("\n".join(self.lines), namespace)  # noqa: S102
+        accepts: Accepts = namespace["accepts"]
+        return accepts
 
 
 def _struct_accepts(fields: list[FieldSpec]) -> Accepts:
-    source = _AcceptsSource()
-    source.emit(0, "def accepts(record):")
-    source.struct(fields, "record", 4)
-    source.emit(4, "return True")
-    namespace = dict(source.constants)
-    # The text is built above from the packaged schema file, never from a record.
-    exec("\n".join(source.lines), namespace)  # noqa: S102
-    accepts: Accepts = namespace["accepts"]
-    return accepts
+    return AcceptsSource().compile(fields)
 
 
 @cache

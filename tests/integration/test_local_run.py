@@ -247,7 +247,11 @@ def test_until_drained_replay_prints_exact_counts(
     mid-object, a keep-alive and an operational disconnect) WHEN replayed with
     --until-drained THEN the summary counts each line once and the command exits 0."""
     fixture = OWN_TWITTER / "v2_stream.jsonl"
-    run = start_local(tmp_path / "home", "--replay", str(fixture), "--until-drained")
+    # A flush interval past the run's length: the file counts below then do not depend
+    # on how long a loaded machine takes between the first record and the drain.
+    run = start_local(
+        tmp_path / "home", "--replay", str(fixture), "--until-drained", "--flush-seconds", "60"
+    )
     local_runs.append(run)
     assert run.proc.wait(120) == 0, run.output
     time.sleep(0.2)

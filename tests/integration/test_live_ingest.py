@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -34,7 +34,10 @@ from tweetlake_local.fake_twitter import FakeTwitter
 
 pytestmark = pytest.mark.integration
 
-BASE = (int(datetime(2026, 11, 24, 6, 0, tzinfo=UTC).timestamp() * 1000) - TWITTER_EPOCH_MS) << 22
+# The run reads the real clock (the catch-up refuses a checkpoint older than recent
+# search's 7 days), so the tweets are an hour old whatever the date.
+CREATED = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+BASE = (int(CREATED.timestamp() * 1000) - TWITTER_EPOCH_MS) << 22
 MARGIN_S = 1.0  # real time the run has to flush and checkpoint after it stops reading
 EVENT = {"id": "test-run", "detail-type": "Scheduled Event", "source": "aws.events"}
 
@@ -45,7 +48,7 @@ def tweet_line(n: int) -> bytes:
             "id": str(BASE + n),
             "text": f"lakes {n}",
             "author_id": str(100 + n % 3),
-            "created_at": "2026-11-24T06:00:00.000Z",
+            "created_at": CREATED.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         },
         "includes": {"users": [{"id": str(100 + n % 3), "username": f"u{n % 3}"}]},
         "matching_rules": [{"id": "1", "tag": "lakes"}],

@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest venv clean checkov checkov-venv
+.PHONY: run test test-unit test-integration test-future lint typecheck pytest venv clean checkov \
+	checkov-venv
 
 CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP  = $(CHECKOV_VENV)/.installed
@@ -33,8 +34,8 @@ checkov-venv: $(CHECKOV_STAMP)
 run: $(STAMP)
 	$(BIN)/python -m tweetlake_local run $(ARGS)
 
-## make test: lint, type check, checkov over terraform/ and the whole test suite, offline
-test: lint typecheck checkov pytest
+## make test: lint, type check and the whole test suite (checkov over terraform/ included), offline
+test: lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,7 +47,20 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make checkov: static security checks of terraform/ (offline; skips are annotated inline)
+## make test-unit: the tests that open no socket (marker: not integration)
+test-unit: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+## make test-integration: the tests against loopback servers (moto, fake X, chalice local)
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+
+## make test-future: the suite with this process's clock SHIFT_DAYS ahead (default 400)
+SHIFT_DAYS ?= 400
+test-future: $(STAMP) $(CHECKOV_STAMP)
+	TWEETLAKE_SHIFT_DAYS=$(SHIFT_DAYS) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make checkov: checkov's own report over terraform/ (make test runs it as a test)
 checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
 

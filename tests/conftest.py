@@ -69,6 +69,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 _TRAVELLER: pytest.StashKey[object] = pytest.StashKey()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Layers by marker (``make test-unit`` / ``test-integration``): a test under
+    tests/integration must carry ``integration``, and no other test may."""
+    wrong = sorted(
+        {
+            item.nodeid.split("::")[0]
+            for item in items
+            if ("integration" in item.path.parts)
+            != (item.get_closest_marker("integration") is not None)
+        }
+    )
+    if wrong:
+        raise pytest.UsageError(
+            "the integration marker must be on every test under tests/integration and on no"
+            f" other: {', '.join(wrong)}"
+        )
+
+
 @dataclass
 class AwsHarness:
     server: MotoServer

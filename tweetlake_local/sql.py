@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -69,9 +69,20 @@ def parse(athena_sql: str) -> exp.Expr:
     return expressions[0]
 
 
-def to_duckdb(athena_sql: str, pretty: bool = False) -> str:
-    """Athena (Trino) SQL → DuckDB SQL."""
-    return parse(athena_sql).sql(dialect="duckdb", pretty=pretty)
+def to_duckdb(athena_sql: str, pretty: bool = False, today: date | None = None) -> str:
+    """Athena (Trino) SQL → DuckDB SQL; with ``today``, ``current_date`` is that date.
+
+    DuckDB reads the operating system's clock, the local lake's partitions come from
+    Python's: pinning ``current_date`` to Python's today keeps "the last 7 days" of a
+    query and of the data on one clock (and lets tests move that clock).
+    """
+    tree = parse(athena_sql)
+    if today is not None:
+        literal = exp.cast(exp.Literal.string(today.isoformat()), exp.DataType.Type.DATE)
+        tree = tree.transform(
+            lambda node: literal.copy() if isinstance(node, exp.CurrentDate) else node
+        )
+    return tree.sql(dialect="duckdb", pretty=pretty)
 
 
 def referenced_columns(athena_sql: str, table_columns: set[str]) -> set[str]:
@@ -125,9 +136,9 @@ def connect(lake_dir: Path = DEFAULT_LAKE_DIR) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run(query: str, lake_dir: Path = DEFAULT_LAKE_DIR) -> Result:
-    """Resolve, transpile and run one query against the lake."""
-    duck_sql = to_duckdb(resolve(query))
+def run(query: str, lake_dir: Path = DEFAULT_LAKE_DIR, today: date | None = None) -> Result:
+    """Resolve, transpile and run one query against the lake (``today``: UTC, by default)."""
+    duck_sql = to_duckdb(resolve(query), today=today or datetime.now(UTC).date())
     con = connect(lake_dir)
     try:
         cursor = con.execute(duck_sql)

@@ -26,6 +26,8 @@ from tests.paths import SHARED_TWITTER, own_lines, shared_fixture
 from tweetlake_local.kinesis_events import kinesis_event, kinesis_record
 from tweetlake_local.resources import create_resources
 
+pytestmark = pytest.mark.integration
+
 OWN_FILES = ("v1_statuses.jsonl", "v2_stream.jsonl", "v2_lookup.json", "v1_control.jsonl")
 SHARD0, SHARD1 = "shardId-000000000000", "shardId-000000000001"
 

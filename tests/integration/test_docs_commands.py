@@ -17,14 +17,16 @@ import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.paths import REPO_ROOT
+from tests.support.child_clock import child_now
 from tweetlake_local.firehose import DirSink, StreamRecord, curated_delivery
 from tweetlake_local.sample import envelope_line, sample_envelopes
+
+pytestmark = pytest.mark.integration
 
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\s*$")
@@ -159,7 +161,7 @@ def test_documented_local_api_paths_are_routes_of_the_openapi_document() -> None
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("docs-lake")
     delivery = curated_delivery([DirSink(path)], buffer_bytes=1_000_000, clock=lambda: 0.0)
-    now = datetime.now(UTC)
+    now = child_now()  # the `sql` commands run as children, on the real clock
     delivery.put(
         StreamRecord(envelope_line(envelope), "shardId-docs", str(i), now)
         for i, envelope in enumerate(sample_envelopes(200, seed=3))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from chalice.test import Client
 
 from app import app
@@ -14,6 +15,8 @@ from chalicelib.normalize import normalize_line
 from chalicelib.tables import ALL_TABLES
 from tests.conftest import AwsHarness
 from tests.paths import own_lines
+
+pytestmark = pytest.mark.integration
 
 
 def test_resources_exist_with_their_indexes(aws: AwsHarness) -> None:

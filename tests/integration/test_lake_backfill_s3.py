@@ -16,6 +16,8 @@ from tweetlake_local.cli import main
 from tweetlake_local.firehose import DirSink, S3Sink, StreamRecord, raw_delivery
 from tweetlake_local.sample import envelope_line, sample_envelopes
 
+pytestmark = pytest.mark.integration
+
 
 def fill_raw_zone(aws: AwsHarness, folder: Path) -> list[bytes]:
     datas = [envelope_line(e) for e in sample_envelopes(30, seed=5)]

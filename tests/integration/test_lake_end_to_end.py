@@ -8,11 +8,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chalicelib.aws import client as aws_client
 from tests.conftest import AwsHarness
 from tweetlake_local.poller import FileCheckpoints, local_readers
 from tweetlake_local.sample import envelope_line, sample_envelopes
 from tweetlake_local.sql import run
+
+pytestmark = pytest.mark.integration
 
 
 def test_poller_thread_fills_the_lake_and_sql_answers(aws: AwsHarness, tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ from tweetlake_local.poller import (
 )
 from tweetlake_local.sample import envelope_line, sample_envelopes
 
+pytestmark = pytest.mark.integration
+
 
 @dataclass
 class Recorder:

@@ -29,6 +29,8 @@ from tests.support.clock import FakeClock
 from tweetlake_local import fake_twitter as ft
 from tweetlake_local.fake_twitter import FakeTwitter
 
+pytestmark = pytest.mark.integration
+
 NOW = datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
 
 

@@ -30,6 +30,8 @@ from tests.paths import OWN_TWITTER, REPO_ROOT
 from tweetlake_local.emulator import free_port
 from tweetlake_local.fake_twitter import FakeTwitter
 
+pytestmark = pytest.mark.integration
+
 
 def get(url: str) -> tuple[int, Any]:
     try:

@@ -13,6 +13,8 @@ import pytest
 
 from tests.paths import REPO_ROOT
 
+pytestmark = pytest.mark.integration
+
 HEAVY = ("pyarrow", "moto", "duckdb", "pandas", "pytest", "sqlglot", "numpy")
 
 

@@ -224,3 +224,10 @@ def test_table_aligns_wide_characters_and_right_aligns_numbers() -> None:
         "tide         12",
         "(2 rows)",
     ]
+
+
+def test_current_date_is_the_day_the_caller_injects(tmp_path: Path) -> None:
+    """The local lake's partitions follow Python's clock, so the SQL's does too."""
+    today = datetime(2031, 5, 6, tzinfo=UTC).date()
+    assert run("SELECT current_date AS d", tmp_path, today=today).rows == [(today,)]
+    assert "CURRENT_DATE" in to_duckdb("SELECT current_date AS d").upper()

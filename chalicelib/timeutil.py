@@ -1,4 +1,4 @@
-"""Time parsing and formatting for the envelope.
+"""Time parsing and formatting: the one home of every time format tweetlake reads or writes.
 
 Every time in an envelope is UTC ISO-8601 with milliseconds and a trailing
 ``Z``: Firehose's OpenX SerDe reads that form into Parquet timestamps and it
@@ -26,15 +26,26 @@ _V1_RE = re.compile(
 
 
 def iso_utc(dt: datetime) -> str:
-    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (milliseconds truncated).
+
+    ``isoformat``, not ``strftime``: ``%Y`` drops the zero padding of years before
+    1000 on Linux, and the sort keys rely on fixed-width text.
+    """
     if dt.tzinfo is None:
         raise ValueError("naive datetime: attach a timezone before formatting")
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def now_iso() -> str:
     return iso_utc(datetime.now(UTC))
+
+
+def format_v1_created_at(dt: datetime) -> str:
+    """An aware datetime → v1.1's ``Wed Oct 10 20:19:24 +0000 2018`` in any locale."""
+    dt = dt.astimezone(UTC)
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[dt.weekday()]
+    month = list(_MONTHS)[dt.month - 1]
+    return f"{weekday} {month} {dt.day:02d} {dt:%H:%M:%S} +0000 {dt.year:04d}"
 
 
 def parse_v1_created_at(text: str) -> str:
@@ -52,9 +63,15 @@ def parse_v1_created_at(text: str) -> str:
 
 
 def parse_iso(text: str) -> datetime:
-    """Parse an ISO-8601 time with an offset or ``Z`` into an aware datetime."""
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    if dt.tzinfo is None:
+    """Parse an ISO-8601 time with an offset or ``Z`` into an aware datetime.
+
+    A time without a zone is refused: guessing the machine's zone would shift it.
+    """
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r:.60} is not an ISO-8601 time") from None
+    if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"time without a timezone: {text!r:.60}")
     return dt
 

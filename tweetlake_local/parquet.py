@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chalicelib.schema import FieldSpec, glue_columns, lake_fields
+from chalicelib.timeutil import parse_iso
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 COMPRESSION = "snappy"
@@ -151,12 +152,9 @@ def parse_timestamp(value: Any, path: str) -> datetime:
     if not isinstance(value, str):
         raise ConversionError(path, f"expected a timestamp, got {type(value).__name__}")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ConversionError(path, f"{value[:40]!r} is not an ISO-8601 time") from None
-    if parsed.tzinfo is None:
-        raise ConversionError(path, f"{value[:40]!r} has no time zone")
-    parsed = parsed.astimezone(UTC)
+        parsed = parse_iso(value).astimezone(UTC)
+    except ValueError as exc:
+        raise ConversionError(path, str(exc)) from None
     return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 

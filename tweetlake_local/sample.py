@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.normalize import envelope_bytes, normalize_line
+from chalicelib.timeutil import format_v1_created_at, iso_utc
 
 HASHTAGS = [
     "tide",
@@ -73,14 +74,6 @@ def _authors(rng: random.Random, count: int) -> list[Author]:
     ]
 
 
-def _v1_time(dt: datetime) -> str:
-    return dt.strftime("%a %b %d %H:%M:%S +0000 %Y")
-
-
-def _iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
 def _v1_payload(
     tid: str, when: datetime, author: Author, text: str, tags: list[str], kind: str, ref: str
 ) -> dict[str, Any]:
@@ -101,7 +94,7 @@ def _v1_payload(
         "default_profile": True,
     }
     status: dict[str, Any] = {
-        "created_at": _v1_time(when),
+        "created_at": format_v1_created_at(when),
         "id": int(tid),
         "id_str": tid,
         "text": text,
@@ -137,7 +130,7 @@ def _v1_payload(
             "id": int(ref),
             "id_str": ref,
             "text": text,
-            "created_at": _v1_time(when),
+            "created_at": format_v1_created_at(when),
             "user": user,
         }
     return status
@@ -150,7 +143,7 @@ def _v2_payload(
         "id": tid,
         "text": text,
         "author_id": author.id,
-        "created_at": _iso(when),
+        "created_at": iso_utc(when),
         "edit_history_tweet_ids": [tid],
         "entities": {"hashtags": [{"start": 0, "end": len(t) + 1, "tag": t} for t in tags]},
         "public_metrics": {"retweet_count": 0, "reply_count": 0, "like_count": 1},
@@ -222,7 +215,7 @@ def sample_envelopes(count: int, seed: int = 7, **kwargs: Any) -> list[dict[str,
     """Envelopes for :func:`sample_lines`, via the real normalizer."""
     envelopes = []
     for i, line in enumerate(sample_lines(count, seed, **kwargs)):
-        ingested = _iso(datetime(2026, 11, 24, 12, 0, tzinfo=UTC) + timedelta(milliseconds=i))
+        ingested = iso_utc(datetime(2026, 11, 24, 12, 0, tzinfo=UTC) + timedelta(milliseconds=i))
         for item in normalize_line(line, source_api="synthetic", ingested_at=ingested):
             if item.envelope is not None:
                 envelopes.append(item.envelope)

@@ -35,12 +35,12 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from chalicelib import aws
 from chalicelib.api.errors import bad_request, unavailable
 from chalicelib.config import ConfigError, Settings
+from chalicelib.timeutil import parse_iso
 
 VERSION = 1
 MAX_CURSOR_CHARS = 512
@@ -160,7 +160,7 @@ def _valid_time(text: Any) -> bool:
     if not isinstance(text, str) or not TIME_RE.fullmatch(text):
         return False
     try:
-        datetime.fromisoformat(text[:-1] + "+00:00")
+        parse_iso(text)
     except ValueError:
         return False
     return True

@@ -11,23 +11,19 @@ condition, with nothing read and thrown away.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from chalicelib.api.params import iso_ms
+from chalicelib.timeutil import iso_utc, parse_iso
 
 MAX_ID = "9" * 20
 TOP = f"9999-12-31T23:59:59.999Z#{MAX_ID}"
 _MS = timedelta(milliseconds=1)
 
 
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text[:-1] + "+00:00").astimezone(UTC)
-
-
 def _key_just_before_time(text: str) -> str | None:
     """Greatest key whose time is earlier than the canonical time ``text``."""
     try:
-        return f"{iso_ms(_parse(text) - _MS)}#{MAX_ID}"
+        return f"{iso_utc(parse_iso(text) - _MS)}#{MAX_ID}"
     except OverflowError:
         return None
 

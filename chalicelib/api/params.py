@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.api.errors import bad_request
+from chalicelib.timeutil import iso_utc
 
 ID_RE = re.compile(r"[0-9]{1,20}")
 DEFAULT_LIMIT = 20
@@ -106,12 +107,6 @@ def parse_time(value: str, name: str) -> datetime:
     return parsed
 
 
-def iso_ms(dt: datetime) -> str:
-    """Canonical ``YYYY-MM-DDTHH:MM:SS.mmmZ``; the year is always four digits
-    (``strftime("%Y")`` drops the padding for years before 1000 on Linux)."""
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     """A time window ``since <= created_at < until`` in canonical text (either open)."""
@@ -126,6 +121,6 @@ def parse_window(params: Mapping[str, str]) -> Window:
     if since is not None and until is not None and since >= until:
         raise bad_request("invalid_time", "since must be earlier than until")
     return Window(
-        since=iso_ms(since) if since is not None else None,
-        until=iso_ms(until) if until is not None else None,
+        since=iso_utc(since) if since is not None else None,
+        until=iso_utc(until) if until is not None else None,
     )

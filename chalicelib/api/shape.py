@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from chalicelib.items import TWEET_FIELDS
 from chalicelib.schema import FieldSpec, kind_fields
+from chalicelib.timeutil import iso_utc, parse_iso
 
 Convert = Callable[[Any], Any]
 _INT_RE = re.compile(r"-?[0-9]{1,30}")
@@ -46,12 +46,9 @@ def _timestamp(av: Any) -> str | None:
     if text is None:
         return None
     try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        return iso_utc(parse_iso(text))
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _array(item: Convert) -> Convert:

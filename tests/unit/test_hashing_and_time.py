@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from chalicelib.hashing import hash_line
-from chalicelib.timeutil import normalize_iso, parse_v1_created_at
+from chalicelib.timeutil import (
+    format_v1_created_at,
+    iso_utc,
+    normalize_iso,
+    parse_v1_created_at,
+)
 
 
 def test_hash_line_is_deterministic_and_fixed_width() -> None:
@@ -57,3 +64,20 @@ def test_iso_normalization() -> None:
     assert normalize_iso("2026-11-24T08:04:00.123456Z") == "2026-11-24T08:04:00.123Z"
     with pytest.raises(ValueError, match="without a timezone"):
         normalize_iso("2026-11-24T08:04:00")
+
+
+def test_iso_utc_keeps_four_digit_years_and_truncates_to_milliseconds() -> None:
+    assert iso_utc(datetime(5, 1, 1, tzinfo=UTC)) == "0005-01-01T00:00:00.000Z"
+    assert iso_utc(datetime(2026, 11, 24, 8, 4, 0, 999_999, tzinfo=UTC)) == (
+        "2026-11-24T08:04:00.999Z"
+    )
+    with pytest.raises(ValueError, match="naive"):
+        iso_utc(datetime(2026, 11, 24))
+
+
+def test_v1_created_at_formats_in_english_whatever_the_locale_and_round_trips() -> None:
+    when = datetime(2018, 10, 10, 20, 19, 24, tzinfo=UTC)
+    assert format_v1_created_at(when) == "Wed Oct 10 20:19:24 +0000 2018"
+    assert parse_v1_created_at(format_v1_created_at(when)) == "2018-10-10T20:19:24.000Z"
+    with pytest.raises(ValueError, match="not an ISO-8601 time"):
+        normalize_iso("yesterday")

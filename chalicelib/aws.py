@@ -39,6 +39,20 @@ def client(service: str, region: str) -> Any:
     return found
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key-or-prefix`` → ``(bucket, key)``, the key possibly empty.
+
+    Raises ValueError (saying what is wrong) for anything else, so each caller
+    can word its own error with the fix that applies there.
+    """
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"an s3:// URI needs a bucket: {uri!r}")
+    return bucket, key
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests that switch endpoints or credentials)."""
     with _lock:

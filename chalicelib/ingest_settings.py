@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.config import ConfigError, env_integer, env_number
+from chalicelib.sources.replay import parse_s3_uri
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +42,14 @@ def load_ingest_settings(env: Mapping[str, str]) -> IngestSettings:
     """Parse the optional ingest settings from an environment mapping."""
     replay_uri = env.get("TWEETLAKE_REPLAY_URI", "").strip() or None
     if replay_uri and replay_uri.startswith("s3://"):
-        bucket, _, key = replay_uri[5:].partition("/")
-        if not bucket or not key:
+        try:
+            parse_s3_uri(replay_uri)
+        except ValueError:
             raise ConfigError(
                 "TWEETLAKE_REPLAY_URI",
                 f"is malformed ({replay_uri!r})",
                 "use s3://bucket/key or a local path",
-            )
+            ) from None
     return IngestSettings(
         safety_margin_s=env_number(env, "TWEETLAKE_SAFETY_MARGIN_S", 30.0, 0.0, 900.0),
         linger_s=env_number(env, "TWEETLAKE_PRODUCER_LINGER_S", 0.5, 0.0, 60.0),

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalicelib.aws import split_s3_uri
 from tweetlake_local.firehose import RAW_PREFIX
 from tweetlake_local.poller import (
     ACCOUNT_ID,
@@ -90,9 +91,10 @@ class S3Zone:
 def open_zone(source: str, s3_client: Any | None = None) -> RawZone:
     """``s3://bucket/prefix`` (prefix defaults to ``raw/``) or a local folder."""
     if source.startswith("s3://"):
-        bucket, _, prefix = source[len("s3://") :].partition("/")
-        if not bucket:
-            raise BackfillError(f"{source}: expected s3://bucket[/prefix]")
+        try:
+            bucket, prefix = split_s3_uri(source)
+        except ValueError:
+            raise BackfillError(f"{source}: expected s3://bucket[/prefix]") from None
         if s3_client is None:
             import boto3
 

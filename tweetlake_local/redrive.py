@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.aws import split_s3_uri
 from chalicelib.ingest import encode_record
 from chalicelib.normalize import normalize_line
 from chalicelib.producer import UnsendableRecordError
@@ -196,9 +197,11 @@ def _to_stream(entry: Entry, producer: Any | None, summary: RedriveSummary) -> N
 
 def open_quarantine(source: str, s3_client: Any) -> S3Zone:
     """``s3://bucket/quarantine/…`` (a prefix under quarantine/)."""
-    if not source.startswith("s3://"):
-        raise RedriveError(f"{source}: expected s3://bucket/quarantine/[dt=YYYY-MM-DD/]")
-    bucket, _, prefix = source[len("s3://") :].partition("/")
-    if not bucket or not prefix.startswith("quarantine/"):
-        raise RedriveError(f"{source}: expected s3://bucket/quarantine/[dt=YYYY-MM-DD/]")
+    expected = f"{source}: expected s3://bucket/quarantine/[dt=YYYY-MM-DD/]"
+    try:
+        bucket, prefix = split_s3_uri(source)
+    except ValueError:
+        raise RedriveError(expected) from None
+    if not prefix.startswith("quarantine/"):
+        raise RedriveError(expected)
     return S3Zone(s3_client, bucket, prefix)

@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from chalicelib.aws import split_s3_uri
+
 CHUNK_BYTES = 256 * 1024
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` → ``(bucket, key)``; raises ValueError when malformed."""
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket or not key:
+    bucket, key = split_s3_uri(uri)
+    if not key:
         raise ValueError(f"an s3:// URI needs a bucket and a key: {uri!r}")
     return bucket, key
 

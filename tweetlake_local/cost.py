@@ -9,7 +9,7 @@ each kept where it can be checked and updated on its own:
   ``python -m bench.cost_inputs`` with the real code: record and item sizes,
   compression, the consumer's time per batch, Athena bytes scanned per query;
 * **the deployment** — read from the repository itself: memory and timeouts from
-  ``.chalice/config.json``, the schedule, batch size and window from ``app.py``,
+  ``.chalice/config.json``, the schedule, batch size and window from ``chalicelib.config``,
   the GSIs from ``chalicelib/tables.py``; the Firehose buffers, retention and
   alarm count are Terraform's defaults (a test compares them with ``terraform/``).
 
@@ -22,7 +22,6 @@ the same again. Sizes are billed in binary units (1 GB = 2**30 bytes).
 
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import math
@@ -153,46 +152,22 @@ class Deployment:
     named_queries: Sequence[str] = ()
 
 
-def app_constants(app_path: Path = REPO_ROOT / "app.py") -> dict[str, Any]:
-    """Module constants and the ingest schedule of ``app.py``, read without importing it
-    (importing resolves the stage's stream name from the environment)."""
-    tree = ast.parse(app_path.read_text(encoding="utf-8"))
-    found: dict[str, Any] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    found[target.id] = node.value.value
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id == "Rate"
-        ):
-            value = ast.literal_eval(node.args[0])
-            unit = next(k.value for k in node.keywords if k.arg == "unit")
-            if not isinstance(unit, ast.Attribute):
-                raise ValueError("app.py: Rate(...) needs unit=Rate.<UNIT>")
-            seconds = {"MINUTES": 60, "HOURS": 3600, "DAYS": 86400}[unit.attr]
-            found["schedule_s"] = value * seconds
-    return found
-
-
 def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> Deployment:
-    """Memory and timeouts of ``stage`` plus the trigger settings declared in ``app.py``."""
+    """Memory and timeouts of ``stage`` plus the trigger settings app.py declares."""
+    from chalicelib import config as triggers
     from chalicelib.tables import TWEETS
 
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if stage not in config["stages"]:
         raise ValueError(f"stage {stage!r} is not in {config_path}")
     functions = config["stages"][stage]["lambda_functions"]
-    constants = app_constants()
     return Deployment(
         ingest_memory_mb=int(functions["ingest"]["lambda_memory_size"]),
         ingest_timeout_s=int(functions["ingest"]["lambda_timeout"]),
-        ingest_every_s=int(constants["schedule_s"]),
+        ingest_every_s=triggers.INGEST_EVERY_MINUTES * 60,
         consume_memory_mb=int(functions["consume"]["lambda_memory_size"]),
-        batch_size=int(constants["CONSUMER_BATCH_SIZE"]),
-        batching_window_s=float(constants["CONSUMER_BATCHING_WINDOW_S"]),
+        batch_size=triggers.CONSUMER_BATCH_SIZE,
+        batching_window_s=float(triggers.CONSUMER_BATCHING_WINDOW_S),
         tweet_gsis=len(TWEETS.indexes),
         named_queries=tuple(sorted(p.stem for p in (REPO_ROOT / "sql").glob("*.sql"))),
     )

@@ -40,15 +40,11 @@ ACCOUNT_ID = "123456789012"
 
 
 def consumer_batch_settings() -> tuple[int, float]:
-    """Batch size and batching window declared on ``app.consume_tweets``.
+    """Batch size and batching window of ``app.consume_tweets``'s trigger (from config,
+    where app.py reads them too), so the emulation cannot drift from the deployment."""
+    from chalicelib.config import CONSUMER_BATCH_SIZE, CONSUMER_BATCHING_WINDOW_S
 
-    Read from the app module so the emulation cannot drift from what
-    ``chalice deploy`` configures. Importing ``app`` resolves the trigger
-    stream's name, so the stage environment must be set first.
-    """
-    import app
-
-    return int(app.CONSUMER_BATCH_SIZE), float(app.CONSUMER_BATCHING_WINDOW_S)
+    return CONSUMER_BATCH_SIZE, float(CONSUMER_BATCHING_WINDOW_S)
 
 
 # --- checkpoints --------------------------------------------------------------------

@@ -506,7 +506,7 @@ def add_run_command(sub: Any) -> None:
         "--batching-window",
         type=float,
         metavar="S",
-        help="consumer batching window (default: app.py's CONSUMER_BATCHING_WINDOW_S)",
+        help="consumer batching window (default: the deployed trigger's, 0)",
     )
     tune.add_argument(
         "--poll-interval",

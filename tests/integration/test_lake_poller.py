@@ -126,8 +126,9 @@ def aws_client_arn(aws_h: AwsHarness) -> str:
 
 def test_batch_settings_default_to_the_ones_declared_in_app(aws: AwsHarness) -> None:
     m = mapping(aws, Recorder())
-    assert m.batch_size == app.CONSUMER_BATCH_SIZE
-    assert m.batching_window_s == app.CONSUMER_BATCHING_WINDOW_S
+    (trigger,) = [e for e in app.app.event_sources if e.name == "consume"]
+    assert m.batch_size == trigger.batch_size
+    assert m.batching_window_s == trigger.maximum_batching_window_in_seconds
 
 
 def test_batching_window_holds_a_small_batch_until_it_expires(aws: AwsHarness) -> None:

@@ -252,7 +252,7 @@ class KinesisProducer:
         self.pending = list(heapq.merge(failed, self.pending))
         self._oldest_ready = min((r.ready for r in self.pending), default=None)
         worst = max(r.failures for r in failed)
-        if worst >= self._backoff.max_attempts:
+        if self._backoff.exhausted(worst):
             raise RetriesExhaustedError(
                 f"{len(failed)} record(s) still failing after {worst} attempts "
                 f"({dict(self.stats.errors)}); {len(self.pending)} record(s) left unsent"

@@ -1,9 +1,9 @@
 """Bounded exponential backoff with full jitter, shared by every AWS write path.
 
-The producer (PutRecords partial failures) and the consumer (BatchWriteItem
-UnprocessedItems, throttling) both retry through this, so the policy is tuned in
-one place. ``sleep`` and ``rng`` are injected so tests run instantly and
-deterministically.
+The producer (PutRecords partial failures), the consumer (BatchWriteItem
+UnprocessedItems, throttling) and the local mode's readers (a failing consumer
+batch) all retry through this, so the policy is written once. ``sleep`` and
+``rng`` are injected so tests run instantly and deterministically.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import count
 
 
 class RetriesExhaustedError(RuntimeError):
@@ -20,19 +21,38 @@ class RetriesExhaustedError(RuntimeError):
 
 @dataclass
 class Backoff:
-    """Delays ``uniform(0, min(cap_s, base_s * 2**n))`` for at most ``max_attempts`` tries."""
+    """Delays ``uniform(0, min(cap_s, base_s * 2**n))`` for at most ``max_attempts`` tries.
+
+    ``max_attempts=None`` retries for as long as the caller keeps asking (Lambda's
+    default for a Kinesis batch, which the local mode's readers emulate).
+    """
 
     base_s: float = 0.05
     cap_s: float = 2.0
-    max_attempts: int = 8
+    max_attempts: int | None = 8
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
+    def delay(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (0-based); the exponent stops at 30,
+        where the cap has long taken over, so a long outage cannot overflow it."""
+        return self.rng.uniform(0, min(self.cap_s, self.base_s * 2 ** min(attempt, 30)))
+
+    def exhausted(self, attempts: int) -> bool:
+        """Whether ``attempts`` tries used up the allowance (never, when unbounded)."""
+        return self.max_attempts is not None and attempts >= self.max_attempts
+
+    def attempts(self) -> Iterator[int]:
+        """0, 1, 2, … up to the allowance (forever, when unbounded)."""
+        return iter(range(self.max_attempts)) if self.max_attempts is not None else count()
+
     def delays(self) -> Iterator[float]:
         """The waits between attempts (``max_attempts - 1`` of them)."""
+        if self.max_attempts is None:
+            raise ValueError("an unbounded Backoff has no finite list of delays")
         for attempt in range(self.max_attempts - 1):
-            yield self.rng.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+            yield self.delay(attempt)
 
     def wait(self, attempt: int) -> None:
         """Sleep before retry number ``attempt`` (0-based)."""
-        self.sleep(self.rng.uniform(0, min(self.cap_s, self.base_s * 2**attempt)))
+        self.sleep(self.delay(attempt))

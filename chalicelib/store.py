@@ -179,7 +179,7 @@ class DynamoRepository:
         except Exception as exc:
             if not _is_transient(exc):
                 raise
-            if attempt + 1 >= self.backoff.max_attempts:
+            if self.backoff.exhausted(attempt + 1):
                 raise RetriesExhaustedError(
                     f"{operation}: still failing after {attempt + 1} attempts: {exc}"
                 ) from exc
@@ -238,7 +238,7 @@ class DynamoRepository:
         found: dict[str, list[Item]] | None,
     ) -> None:
         """Send ``request`` and resend whatever comes back unprocessed, with backoff."""
-        for attempt in range(self.backoff.max_attempts):
+        for attempt in self.backoff.attempts():
             if attempt:
                 self.stats.retries += 1
                 self.backoff.wait(attempt - 1)

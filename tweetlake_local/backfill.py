@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chalicelib.aws import split_s3_uri
+from chalicelib.retry import Backoff
 from tweetlake_local.firehose import RAW_PREFIX
 from tweetlake_local.poller import (
     ACCOUNT_ID,
     BatchFailedError,
     Handler,
-    RetryPolicy,
     invoke_with_retry,
 )
 
@@ -189,7 +189,7 @@ def backfill(
     region: str,
     stream_arn: str | None = None,
     start_after: str | None = None,
-    retry: RetryPolicy | None = None,
+    retry: Backoff | None = None,
     clock: Callable[[], float] = time.time,
     progress: Callable[[BackfillSummary], None] | None = None,
 ) -> BackfillSummary:
@@ -197,7 +197,7 @@ def backfill(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     arn = stream_arn or f"arn:aws:kinesis:{region}:{ACCOUNT_ID}:stream/tweetlake-backfill"
-    retry = retry or RetryPolicy(base_s=0.5, cap_s=10, max_attempts=5)
+    retry = retry or Backoff(base_s=0.5, cap_s=10, max_attempts=5)
     summary = BackfillSummary()
     current, done = None, start_after
     for key, first_line, lines in iter_batches(zone, batch_size, start_after):

@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalicelib.retry import Backoff
 from tweetlake_local.firehose import Delivery, StreamRecord
 
 log = logging.getLogger(__name__)
@@ -212,21 +212,6 @@ def _record_payload_size(record: Mapping[str, Any]) -> int:
 # --- invoking with retries --------------------------------------------------------
 
 
-@dataclass
-class RetryPolicy:
-    """Full-jitter exponential backoff, capped; ``max_attempts=None`` retries until
-    the batch succeeds or the reader is stopped (Lambda's default for Kinesis)."""
-
-    base_s: float = 0.5
-    cap_s: float = 30.0
-    max_attempts: int | None = None
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempt: int) -> float:
-        return self.rng.uniform(0, min(self.cap_s, self.base_s * 2 ** min(attempt, 30)))
-
-
 class BatchFailedError(RuntimeError):
     """A batch kept failing for ``max_attempts``; its records were not checkpointed."""
 
@@ -234,7 +219,7 @@ class BatchFailedError(RuntimeError):
 def invoke_with_retry(
     handler: Handler,
     event: dict[str, Any],
-    policy: RetryPolicy,
+    policy: Backoff,
     stopping: Callable[[], bool] = lambda: False,
     on_error: Callable[[int, BaseException], None] | None = None,
 ) -> bool:
@@ -254,13 +239,13 @@ def invoke_with_retry(
                 "batch of %d failed (attempt %d): %r", len(event["Records"]), attempt + 1, exc
             )
             attempt += 1
-            if policy.max_attempts is not None and attempt >= policy.max_attempts:
+            if policy.exhausted(attempt):
                 raise BatchFailedError(
                     f"batch of {len(event['Records'])} records failed {attempt} times: {exc!r}"
                 ) from exc
         if stopping():
             return False
-        policy.sleep(policy.delay(attempt - 1))
+        policy.wait(attempt - 1)
         if stopping():
             return False
 
@@ -289,7 +274,7 @@ class EventSourceMapping:
         checkpoints: Checkpoints,
         batch_size: int | None = None,
         batching_window_s: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         name: str = "consume",
     ) -> None:
@@ -302,7 +287,7 @@ class EventSourceMapping:
         self.reader = StreamReader(kinesis, stream_name, name, checkpoints)
         self.handler = handler
         self.region = region
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or Backoff(base_s=0.5, cap_s=30.0, max_attempts=None)
         self.clock = clock
         self.stats = MappingStats()
         self._pending: dict[str, list[dict[str, Any]]] = {}

@@ -40,12 +40,12 @@ from chalicelib.aws import split_s3_uri
 from chalicelib.ingest import encode_record
 from chalicelib.normalize import normalize_line
 from chalicelib.producer import UnsendableRecordError
+from chalicelib.retry import Backoff
 from tweetlake_local.backfill import RawZone, S3Zone
 from tweetlake_local.poller import (
     ACCOUNT_ID,
     BatchFailedError,
     Handler,
-    RetryPolicy,
     invoke_with_retry,
 )
 
@@ -130,11 +130,11 @@ def redrive(
     region: str,
     stream_arn: str,
     reason: str | None = None,
-    retry: RetryPolicy | None = None,
+    retry: Backoff | None = None,
 ) -> RedriveSummary:
     """Send every quarantined record under ``zone`` back (None: count only)."""
     summary = RedriveSummary()
-    retry = retry or RetryPolicy(base_s=0.5, cap_s=10, max_attempts=5)
+    retry = retry or Backoff(base_s=0.5, cap_s=10, max_attempts=5)
     for key in zone.list_keys():
         origin = origin_of(key)
         summary.objects += 1

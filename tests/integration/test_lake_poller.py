@@ -14,6 +14,7 @@ import pytest
 
 import app
 from chalicelib.aws import client as aws_client
+from chalicelib.retry import Backoff
 from tests.conftest import AwsHarness
 from tweetlake_local.firehose import DirSink, S3Sink, curated_delivery, raw_delivery
 from tweetlake_local.poller import (
@@ -24,7 +25,6 @@ from tweetlake_local.poller import (
     FirehoseSource,
     MemoryCheckpoints,
     Poller,
-    RetryPolicy,
 )
 from tweetlake_local.sample import envelope_line, sample_envelopes
 
@@ -69,7 +69,7 @@ def put(aws_h: AwsHarness, datas: list[bytes]) -> list[dict[str, Any]]:
 
 def mapping(aws_h: AwsHarness, handler: Any, **kwargs: Any) -> EventSourceMapping:
     kwargs.setdefault("checkpoints", MemoryCheckpoints())
-    kwargs.setdefault("retry", RetryPolicy(sleep=lambda s: None))
+    kwargs.setdefault("retry", Backoff(max_attempts=None, sleep=lambda s: None))
     return EventSourceMapping(
         aws_client("kinesis", aws_h.settings.region),
         aws_h.settings.stream_name,
@@ -158,7 +158,9 @@ def test_a_failing_batch_is_retried_whole_with_capped_backoff(aws: AwsHarness) -
         recorder,
         batch_size=100,
         batching_window_s=0,
-        retry=RetryPolicy(base_s=1, cap_s=1.5, sleep=waits.append, rng=random.Random(1)),
+        retry=Backoff(
+            base_s=1, cap_s=1.5, max_attempts=None, sleep=waits.append, rng=random.Random(1)
+        ),
     )
     m.drain()
     first = recorder.events[0]
@@ -180,7 +182,7 @@ def test_retries_can_be_bounded_and_then_nothing_is_checkpointed(aws: AwsHarness
         batch_size=10,
         batching_window_s=0,
         checkpoints=checkpoints,
-        retry=RetryPolicy(max_attempts=3, sleep=lambda s: None),
+        retry=Backoff(max_attempts=3, sleep=lambda s: None),
     )
     with pytest.raises(BatchFailedError, match="failed 3 times"):
         m.drain()

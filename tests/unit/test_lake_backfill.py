@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.retry import Backoff
 from tweetlake_local.backfill import BackfillError, LocalZone, backfill, open_zone
 from tweetlake_local.cli import main
 from tweetlake_local.firehose import DirSink, StreamRecord, raw_delivery
-from tweetlake_local.poller import RetryPolicy
 from tweetlake_local.sample import envelope_line, sample_envelopes
 
 T0 = datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
@@ -51,8 +51,8 @@ def write_raw_zone(root: Path, count: int = 57) -> list[bytes]:
     return datas
 
 
-def no_sleep_retry(max_attempts: int = 5) -> RetryPolicy:
-    return RetryPolicy(max_attempts=max_attempts, sleep=lambda s: None)
+def no_sleep_retry(max_attempts: int = 5) -> Backoff:
+    return Backoff(max_attempts=max_attempts, sleep=lambda s: None)
 
 
 def test_feeds_every_record_in_order_in_lambda_shaped_batches(tmp_path: Path) -> None:

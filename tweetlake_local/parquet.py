@@ -1,9 +1,8 @@
 """The curated table's Parquet schema and writer, derived from the envelope schema file.
 
 Terraform declares the Glue columns from ``chalicelib.schema.glue_columns()``;
-this module builds the pyarrow schema from the same field specs and, as a
-cross-check, can parse those Glue type strings back (pyarrow has no Hive type
-parser), so a test can prove schema file, Glue columns and Parquet agree.
+this module builds the pyarrow schema from the same field specs (a test reads
+the Glue type strings back to prove the two agree).
 
 Rows are converted one envelope at a time, the way Firehose's OpenX JSON SerDe
 does: unknown fields are ignored, missing ones become null, a value of the
@@ -14,7 +13,6 @@ batch. ISO-8601 times ending in ``Z`` become ``timestamp[ms, UTC]``.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chalicelib.schema import FieldSpec, glue_columns, lake_fields
+from chalicelib.schema import FieldSpec, lake_fields
 from chalicelib.timeutil import parse_iso
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
@@ -62,82 +60,6 @@ def arrow_type(spec: FieldSpec) -> pa.DataType:
 def lake_schema(kind: str = "tweet") -> pa.Schema:
     """The curated table's columns (no ``raw``), in schema-file order, all nullable."""
     return pa.schema([pa.field(f["name"], arrow_type(f)) for f in lake_fields(kind)])
-
-
-_TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[<>,:])")
-
-
-def parse_hive_type(text: str) -> pa.DataType:
-    """Parse a Hive/Glue type string (``array<struct<id:string>>``) into a pyarrow type.
-
-    Only the types the envelope schema uses (plus int/double for clear errors
-    elsewhere) are understood; anything else raises ``ValueError`` naming it.
-    """
-    tokens = _tokenize(text)
-    result, pos = _parse_type(tokens, 0, text)
-    if pos != len(tokens):
-        raise ValueError(f"trailing text after type in {text!r}")
-    return result
-
-
-def _tokenize(text: str) -> list[str]:
-    tokens, pos = [], 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if not match:
-            if text[pos:].strip() == "":
-                break
-            raise ValueError(f"unexpected character {text[pos]!r} in type {text!r}")
-        tokens.append(match.group(1))
-        pos = match.end()
-    return tokens
-
-
-_HIVE_SCALARS: dict[str, pa.DataType] = {
-    **_SCALARS,
-    "int": pa.int32(),
-    "double": pa.float64(),
-}
-
-
-def _expect(tokens: list[str], pos: int, want: str, text: str) -> int:
-    if pos >= len(tokens) or tokens[pos] != want:
-        got = tokens[pos] if pos < len(tokens) else "end of text"
-        raise ValueError(f"expected {want!r} but found {got!r} in type {text!r}")
-    return pos + 1
-
-
-def _parse_type(tokens: list[str], pos: int, text: str) -> tuple[pa.DataType, int]:
-    if pos >= len(tokens):
-        raise ValueError(f"type ends early: {text!r}")
-    name = tokens[pos].lower()
-    pos += 1
-    if name == "array":
-        pos = _expect(tokens, pos, "<", text)
-        item, pos = _parse_type(tokens, pos, text)
-        return pa.list_(item), _expect(tokens, pos, ">", text)
-    if name == "struct":
-        pos = _expect(tokens, pos, "<", text)
-        fields = []
-        while True:
-            field_name = tokens[pos] if pos < len(tokens) else ""
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field_name):
-                raise ValueError(f"expected a field name in type {text!r}")
-            pos = _expect(tokens, pos + 1, ":", text)
-            field_type, pos = _parse_type(tokens, pos, text)
-            fields.append(pa.field(field_name, field_type))
-            if pos < len(tokens) and tokens[pos] == ",":
-                pos += 1
-                continue
-            return pa.struct(fields), _expect(tokens, pos, ">", text)
-    if name in _HIVE_SCALARS:
-        return _HIVE_SCALARS[name], pos
-    raise ValueError(f"unsupported Hive type {name!r} in {text!r}")
-
-
-def glue_schema(kind: str = "tweet") -> pa.Schema:
-    """The pyarrow schema Terraform's Glue columns describe (parsed from their type text)."""
-    return pa.schema([pa.field(name, parse_hive_type(t)) for name, t in glue_columns(kind)])
 
 
 # --- record conversion -------------------------------------------------------------

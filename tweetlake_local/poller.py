@@ -519,13 +519,6 @@ class Poller:
 # --- handlers -------------------------------------------------------------------
 
 
-def chalicelib_consumer() -> Handler:
-    """The consumer function ``app.consume_tweets`` calls, taking the raw event dict."""
-    from chalicelib.consumer import handle_batch
-
-    return handle_batch
-
-
 class ChaliceAppHandler:
     """Invoke ``app.consume_tweets`` through ``chalice.test.Client``, which sets the
     stage's environment variables during the call, as Lambda would."""

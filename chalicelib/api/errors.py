@@ -32,10 +32,6 @@ def bad_request(code: str, message: str) -> ApiError:
     return ApiError(400, code, message)
 
 
-def not_found(message: str) -> ApiError:
-    return ApiError(404, "not_found", message)
-
-
 def unavailable(message: str, retry_after_s: int | None = None) -> ApiError:
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
     return ApiError(503, "unavailable", message, headers)

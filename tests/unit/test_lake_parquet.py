@@ -11,53 +11,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from chalicelib.schema import glue_columns, lake_fields, validate
+from tests.support.glue_types import arrow_type, duckdb_type, glue_schema, glue_type
 from tweetlake_local.parquet import (
     ConversionError,
-    glue_schema,
     lake_schema,
     parquet_bytes,
-    parse_hive_type,
     rows_to_table,
     to_row,
 )
 from tweetlake_local.sample import sample_envelopes
-
-# DuckDB's name for each pyarrow type the schema uses (as DESCRIBE prints it).
-DUCKDB_TYPES = {
-    "string": "VARCHAR",
-    "bigint": "BIGINT",
-    "boolean": "BOOLEAN",
-    "timestamp": "TIMESTAMP WITH TIME ZONE",
-}
-
-
-def duckdb_type(glue: str) -> str:
-    """The DuckDB type text a Glue type should read back as."""
-    if glue in DUCKDB_TYPES:
-        return DUCKDB_TYPES[glue]
-    if glue.startswith("array<"):
-        return duckdb_type(glue[len("array<") : -1]) + "[]"
-    assert glue.startswith("struct<")
-    typ = parse_hive_type(glue)
-    parts = []
-    for field in typ:
-        parts.append(f"{field.name} {duckdb_type(_glue_of(field.type))}")
-    return "STRUCT(" + ", ".join(parts) + ")"
-
-
-def _glue_of(typ: pa.DataType) -> str:
-    if pa.types.is_string(typ):
-        return "string"
-    if pa.types.is_int64(typ):
-        return "bigint"
-    if pa.types.is_boolean(typ):
-        return "boolean"
-    if pa.types.is_timestamp(typ):
-        return "timestamp"
-    if pa.types.is_list(typ):
-        return f"array<{_glue_of(typ.value_type)}>"
-    inner = ",".join(f"{f.name}:{_glue_of(f.type)}" for f in typ)
-    return f"struct<{inner}>"
 
 
 def test_schema_file_glue_columns_and_pyarrow_schema_agree() -> None:
@@ -67,9 +29,9 @@ def test_schema_file_glue_columns_and_pyarrow_schema_agree() -> None:
     assert schema.names == [f["name"] for f in lake_fields()]
     assert schema.names == [name for name, _ in glue_columns()]
     assert "raw" not in schema.names
-    assert schema.equals(glue_schema())
+    assert schema.equals(glue_schema(glue_columns()))
     for field, (_, glue) in zip(schema, glue_columns(), strict=True):
-        assert _glue_of(field.type) == glue
+        assert glue_type(field.type) == glue
     assert schema.field("created_at").type == pa.timestamp("ms", tz="UTC")
     assert schema.field("schema_version").type == pa.int64()
 
@@ -87,7 +49,7 @@ def test_schema_file_glue_columns_and_pyarrow_schema_agree() -> None:
     ],
 )
 def test_hive_type_parser(text: str, expected: pa.DataType | None) -> None:
-    parsed = parse_hive_type(text)
+    parsed = arrow_type(text)
     if expected is not None:
         assert parsed == expected
     else:
@@ -99,7 +61,7 @@ def test_hive_type_parser(text: str, expected: pa.DataType | None) -> None:
 @pytest.mark.parametrize("bad", ["map<string,string>", "array<string", "struct<:string>", "x y"])
 def test_hive_type_parser_rejects_what_it_does_not_know(bad: str) -> None:
     with pytest.raises(ValueError, match="type"):
-        parse_hive_type(bad)
+        arrow_type(bad)
 
 
 def test_parquet_file_reads_back_in_duckdb_with_the_glue_columns(tmp_path: Path) -> None:

@@ -303,6 +303,8 @@ class LocalMode:
             log_line=self._consumer_log.info,
         )
         if not self.api.wait_ready(timeout_s=60):
+            if self.api.port is None:
+                return f"chalice local did not start: {self.api.log_tail()}"
             return f"chalice local did not answer on {self.api.url}: {self.api.log_tail()}"
         self.pipeline.start()
         return None

@@ -7,14 +7,19 @@ free): no test depends on a particular port being free.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
-from tweetlake_local.emulator import MotoServer, bind_loopback
+from tweetlake_local.api_child import PORT_LINE
+from tweetlake_local.api_server import ChaliceLocal
+from tweetlake_local.emulator import MotoServer, aws_environment, bind_loopback
+from tweetlake_local.stage import stage_environment
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +73,36 @@ def test_moto_server_on_port_0_gets_a_free_one() -> None:
             assert response.status == 200
     finally:
         server.stop()
+
+
+@pytest.fixture
+def api_env(moto_server: MotoServer) -> dict[str, str]:
+    return {**os.environ, **stage_environment("dev"), **aws_environment(moto_server.endpoint)}
+
+
+def test_api_child_reports_the_port_it_bound(api_env: dict[str, str], tmp_path: Path) -> None:
+    """``chalice local --port 0`` would print port 0: the child prints the real one."""
+    api = ChaliceLocal(0, "dev", api_env, tmp_path / "api.log").start()
+    try:
+        assert api.wait_ready(60), api.log_tail()
+        assert api.port and api.url == f"http://127.0.0.1:{api.port}"
+        assert api.port_note == ""
+    finally:
+        api.stop()
+
+
+def test_api_child_on_a_taken_port(api_env: dict[str, str], tmp_path: Path) -> None:
+    """Explicit: it exits saying so (the parent names the flag). Fallback: it moves."""
+    with held_port() as port:
+        log = tmp_path / "api.log"
+        log.write_text(PORT_LINE.format(port=1) + "\n")  # an earlier run's line: not ours
+        strict = ChaliceLocal(port, "dev", api_env, log).start()
+        assert not strict.wait_ready(60)
+        assert strict.port_taken and strict.port is None
+        moved = ChaliceLocal(port, "dev", api_env, log, fallback=True).start()
+        try:
+            assert moved.wait_ready(60), moved.log_tail()
+            assert moved.port not in (None, 1, port)
+            assert moved.port_note == f" ({port} was taken)"
+        finally:
+            moved.stop()

@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -28,7 +30,7 @@ from chalicelib.ingest import IngestDeps, encode_record, run_ingest
 from chalicelib.normalize import normalize_line
 from chalicelib.producer import KinesisProducer
 from chalicelib.sources.synthetic import SyntheticSource, generate_lines
-from tweetlake_local.emulator import aws_environment, free_port
+from tweetlake_local.emulator import aws_environment
 from tweetlake_local.resources import create_resources
 from tweetlake_local.stage import stage_environment
 
@@ -36,20 +38,26 @@ SEED = 2026
 START_MS = 1_767_225_600_000
 
 
+RUNNING_ON = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
+
+
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):  # noqa: S310
-                return proc, endpoint
-        except OSError:
+    """moto's server in its own process, on a port it binds itself (werkzeug prints it).
+
+    Its stderr goes to an unlinked temporary file, read with ``pread`` (which leaves
+    the offset the child writes at alone): an unread pipe would fill and stall it.
+    """
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = RUNNING_ON.search(os.pread(log.fileno(), 65536, 0).decode(errors="replace"))
+            if found:
+                return proc, found.group(1)
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("moto server did not start")

@@ -45,7 +45,7 @@ from chalicelib.config import Settings, load_settings
 from chalicelib.consumer import handle_batch
 from chalicelib.sources.synthetic import SyntheticSource
 from tweetlake_local.api_server import ChaliceLocal
-from tweetlake_local.emulator import MotoServer, aws_environment, free_port
+from tweetlake_local.emulator import MotoServer, aws_environment
 from tweetlake_local.pipeline import Pipeline
 from tweetlake_local.resources import create_resources
 from tweetlake_local.stage import stage_environment
@@ -182,7 +182,7 @@ def start_stack(workdir: Path) -> Stack:
     os.environ.update(env)  # once, before any thread starts (as the run command does)
     settings = load_settings(env)
     create_resources(settings)
-    api = ChaliceLocal(free_port(), "dev", env, workdir / "api.log").start()
+    api = ChaliceLocal(0, "dev", env, workdir / "api.log").start()  # a port it picks
     if not api.wait_ready(60):
         server.stop()
         raise SystemExit(f"chalice local did not start: {api.log_tail()}")

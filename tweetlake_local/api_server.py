@@ -1,4 +1,4 @@
-"""``chalice local`` as a child process, pointed at the emulation.
+"""The API as a child process (``chalice local``'s server), pointed at the emulation.
 
 It runs in its own session (process group), so a Ctrl-C in the terminal
 reaches only the local mode, which then stops the API itself after the
@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tweetlake_local.api_child import PORT_LINE_RE, PORT_TAKEN_EXIT
+from tweetlake_local.emulator import fallback_note
 from tweetlake_local.stage import REPO_ROOT
 
 
@@ -37,35 +39,58 @@ def wait_for_http(url: str, timeout_s: float, alive: subprocess.Popen[bytes] | N
 
 
 class ChaliceLocal:
-    """``chalice local --no-autoreload`` on 127.0.0.1:``port`` for ``stage``."""
+    """The API (:mod:`tweetlake_local.api_child`, ``chalice local --no-autoreload``) for ``stage``.
 
-    def __init__(self, port: int, stage: str, env: dict[str, str], log_path: Path) -> None:
-        self.port = port
+    The child binds ``port`` itself (0: a free one; with ``fallback``, a free one if
+    ``port`` is taken) and prints the port it got: :meth:`wait_port` reads it from the
+    log, and :attr:`url` uses it. No port is picked here and handed over, since
+    another process could take it in between.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        stage: str,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        fallback: bool = False,
+    ) -> None:
+        self.requested_port = port
+        self.fallback = fallback
+        self.port: int | None = None  # known once the child has bound it
         self.stage = stage
         self.env = env
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_start = 0  # the log is appended to: this run's part starts here
 
     @property
     def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the API's port is not known before wait_port()")
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def port_note(self) -> str:
+        """`` (8000 was taken)`` if it serves elsewhere than the port asked for, else ''."""
+        return fallback_note(self.requested_port, self.port or 0)
+
+    @property
+    def port_taken(self) -> bool:
+        """The child exited because ``port`` was taken (and there was no fallback)."""
+        return self.proc is not None and self.proc.poll() == PORT_TAKEN_EXIT
+
     def start(self) -> ChaliceLocal:
-        chalice = Path(sys.executable).with_name("chalice")
+        argv = [sys.executable, "-m", "tweetlake_local.api_child"]
+        argv += ["--port", str(self.requested_port), "--stage", self.stage]
+        if self.fallback:
+            argv.append("--fallback")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 (our own venv's chalice, fixed arguments)
-                [
-                    str(chalice),
-                    "local",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--stage",
-                    self.stage,
-                    "--no-autoreload",
-                ],
+            self._log_start = log.seek(0, os.SEEK_END)
+            self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+                argv,
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -75,8 +100,36 @@ class ChaliceLocal:
             )
         return self
 
+    def _reported_port(self) -> int | None:
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                text = log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+        match = PORT_LINE_RE.search(text)
+        return int(match.group(1)) if match else None
+
+    def wait_port(self, timeout_s: float = 60) -> int | None:
+        """The port the child bound, once it prints it; None if it exits or times out first."""
+        deadline = time.monotonic() + timeout_s
+        while self.port is None:
+            # Checked before the read, so a line printed just before exiting still counts.
+            last_look = self.exited() or time.monotonic() >= deadline
+            self.port = self._reported_port()
+            if last_look:
+                break
+            if self.port is None:
+                time.sleep(0.05)
+        return self.port
+
     def wait_ready(self, timeout_s: float = 60) -> bool:
-        return wait_for_http(f"{self.url}/health", timeout_s, alive=self.proc)
+        """True once the child has bound its port and answers ``/health`` there."""
+        deadline = time.monotonic() + timeout_s
+        if self.wait_port(timeout_s) is None:
+            return False
+        remaining = max(0.0, deadline - time.monotonic())
+        return wait_for_http(f"{self.url}/health", remaining, alive=self.proc)
 
     def exited(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None

@@ -19,6 +19,7 @@ problem ends the command with one ``error:`` line saying what to fix.
 from __future__ import annotations
 
 import argparse
+import errno
 import gzip
 import importlib.util
 import logging
@@ -57,6 +58,69 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) != 0
 
 
+@dataclass(frozen=True)
+class PortChoice:
+    """Where a server binds: ``port`` first (0: any free port), and whether it may move.
+
+    A default (8000, 4566) may move to a free port when taken (``fallback``); a port
+    the user passed may not: it fails with :meth:`taken` naming the flag.
+    """
+
+    port: int
+    fallback: bool
+    what: str  # "API", "AWS emulation"
+    flag: str  # "--api-port", "--aws-port"
+
+    def taken(self) -> LocalConfigError:
+        return LocalConfigError(
+            f"port {self.port} for the {self.what} is taken: stop what uses it,"
+            f" pass another {self.flag} N, or leave {self.flag} out to use a free port"
+        )
+
+
+# The defaults' preferred ports. Tests move them (to a port they hold) with these
+# variables, so that no test depends on 8000 or 4566 being free on its machine.
+PREFERRED_PORTS = {
+    "--api-port": ("TWEETLAKE_PREFERRED_API_PORT", 8000),
+    "--aws-port": ("TWEETLAKE_PREFERRED_AWS_PORT", 4566),
+}
+
+
+def port_choice(passed: int | None, what: str, flag: str, environ: Mapping[str, str]) -> PortChoice:
+    """The flag's value if passed (it must be free), else the preferred port or any."""
+    if passed is not None:
+        choice = PortChoice(passed, fallback=False, what=what, flag=flag)
+        if passed and not port_is_free(passed):
+            raise choice.taken()  # early, before anything starts; the bind checks again
+        return choice
+    variable, preferred = PREFERRED_PORTS[flag]
+    raw = environ.get(variable, "").strip()
+    if raw:
+        try:
+            preferred = int(raw)
+        except ValueError:
+            raise LocalConfigError(f"{variable} must be a port number, not {raw!r}") from None
+    return PortChoice(preferred, fallback=True, what=what, flag=flag)
+
+
+def choose_ports(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[PortChoice, PortChoice]:
+    """(API, AWS emulation): explicit ports checked; a default clashing with one moves."""
+    api = port_choice(args.api_port, "API", "--api-port", environ)
+    aws = port_choice(args.aws_port, "AWS emulation", "--aws-port", environ)
+    if api.port and api.port == aws.port:
+        if not (api.fallback or aws.fallback):
+            raise LocalConfigError("--api-port and --aws-port must differ")
+        # The moto server binds first: a default it shares with the API's port
+        # would take that port from the API, or be taken by an explicit one.
+        if aws.fallback:
+            aws = PortChoice(0, fallback=True, what=aws.what, flag=aws.flag)
+        else:
+            api = PortChoice(0, fallback=True, what=api.what, flag=api.flag)
+    return api, aws
+
+
 @dataclass
 class Plan:
     """The checked options: what to run and with which environment."""
@@ -66,6 +130,10 @@ class Plan:
     env: dict[str, str]
     bounded_source: bool  # the source ends by itself (a file, a --tweets limit)
     notes: list[str] = field(default_factory=list)
+    api_port: PortChoice = field(default_factory=lambda: PortChoice(0, True, "API", "--api-port"))
+    aws_port: PortChoice = field(
+        default_factory=lambda: PortChoice(0, True, "AWS emulation", "--aws-port")
+    )
 
 
 def live_source_available() -> bool:
@@ -171,21 +239,13 @@ def choose_source(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
 
 def build_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
     """Every check that needs no server: ports, options, source, settings."""
-    for port, what, flag in (
-        (args.api_port, "API", "--api-port"),
-        (args.aws_port, "AWS emulation", "--aws-port"),
-    ):
-        if not port_is_free(port):
-            raise LocalConfigError(
-                f"port {port} for the {what} is taken: stop what uses it or pass {flag} N"
-            )
-    if args.api_port == args.aws_port:
-        raise LocalConfigError("--api-port and --aws-port must differ")
+    api_port, aws_port = choose_ports(args, environ)
     if args.schedule <= 1:
         raise LocalConfigError("--schedule is the seconds between ingest runs: use more than 1")
     if args.serve and not (args.until_drained or args.duration):
         raise LocalConfigError("--serve keeps the API up after --until-drained or --duration")
     plan = choose_source(args, environ)
+    plan.api_port, plan.aws_port = api_port, aws_port
     from chalicelib.config import ConfigError, load_settings
     from chalicelib.ingest_settings import load_ingest_settings
 
@@ -271,21 +331,51 @@ class LocalMode:
 
     # --- start -----------------------------------------------------------------
 
+    def _start_moto(self) -> Any:
+        """The moto server; an explicit ``--aws-port`` taken since the check fails here."""
+        from tweetlake_local.emulator import MotoServer
+
+        choice = self.plan.aws_port
+        try:
+            return MotoServer(choice.port, fallback=choice.fallback).start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise choice.taken() from exc
+
+    def _api_failure(self) -> str:
+        """Why the API did not come up (raises for a taken explicit ``--api-port``)."""
+        if self.api.port_taken:
+            raise self.plan.api_port.taken()
+        if self.api.port is None:
+            return f"chalice local did not start: {self.api.log_tail()}"
+        return f"chalice local did not answer on {self.api.url}: {self.api.log_tail()}"
+
     def _start(self) -> str | None:
-        """Bring everything up; an error line if something failed."""
+        """Bring everything up; an error line if something failed.
+
+        Raises LocalConfigError if an explicit port was taken after the early check.
+        """
         from chalicelib.config import load_settings
         from tweetlake_local.api_server import ChaliceLocal
-        from tweetlake_local.emulator import MotoServer, aws_environment
+        from tweetlake_local.emulator import aws_environment
         from tweetlake_local.resources import create_resources
 
         args = self.args
-        self.server = MotoServer(port=args.aws_port).start()
+        self.server = self._start_moto()
         env = {**self.plan.env, **aws_environment(self.server.endpoint)}
         # Set once, before any thread starts; never changed after (see pipeline.py).
         os.environ.update(env)
         settings = load_settings(env)
         create_resources(settings)
-        self.api = ChaliceLocal(args.api_port, args.stage, env, self.home / "logs" / "api.log")
+        api_port = self.plan.api_port
+        self.api = ChaliceLocal(
+            api_port.port,
+            args.stage,
+            env,
+            self.home / "logs" / "api.log",
+            fallback=api_port.fallback,
+        )
         self.api.start()
         from chalicelib.consumer import handle_batch
         from tweetlake_local.pipeline import Pipeline
@@ -303,11 +393,12 @@ class LocalMode:
             log_line=self._consumer_log.info,
         )
         if not self.api.wait_ready(timeout_s=60):
-            return f"chalice local did not answer on {self.api.url}: {self.api.log_tail()}"
+            return self._api_failure()
         self.pipeline.start()
         return None
 
     def _header(self) -> list[tuple[str, str]]:
+        """The banner (and the panel's head): the addresses actually bound."""
         api = self.api.url
         lake = self.lake_dir
         sql = "python -m tweetlake_local sql top_hashtags"
@@ -322,8 +413,8 @@ class LocalMode:
             )
         window = self.pipeline.mapping.batching_window_s
         return [
-            ("AWS emulation (moto)", self.server.endpoint),
-            ("API", f"{api}   try: curl {api}/health"),
+            ("AWS emulation (moto)", f"{self.server.endpoint}{self.server.port_note}"),
+            ("API", f"{api}{self.api.port_note}   try: curl {api}/health"),
             ("", f"curl '{api}/tweets?limit=5'   curl {api}/tweets/<tweet_id>"),
             ("source", f"{self.plan.source_text}; {schedule}"),
             (
@@ -345,6 +436,10 @@ class LocalMode:
             self._shutdown()
             print("stopped before the pipeline started", flush=True)
             return EXIT_FORCED
+        except LocalConfigError as exc:
+            self._shutdown()
+            print(f"error: {exc}", flush=True)
+            return EXIT_CONFIG
         except BaseException:
             self._shutdown()
             raise
@@ -469,8 +564,18 @@ def add_run_command(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--stage", default="dev", help="Chalice stage whose names to use (default dev)")
-    p.add_argument("--api-port", type=int, default=8000, help="chalice local's port (8000)")
-    p.add_argument("--aws-port", type=int, default=4566, help="the moto server's port (4566)")
+    p.add_argument(
+        "--api-port",
+        type=int,
+        metavar="N",
+        help="the API's port (default: 8000, or a free port if 8000 is taken; 0: any free port)",
+    )
+    p.add_argument(
+        "--aws-port",
+        type=int,
+        metavar="N",
+        help="the moto server's port (default: 4566, or a free one if taken; 0: any free port)",
+    )
     src = p.add_argument_group("source (default: synthetic, or live X with credentials)")
     src.add_argument("--replay", metavar="FILE", help="replay a JSON-lines file of raw payloads")
     src.add_argument(

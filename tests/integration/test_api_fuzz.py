@@ -1,10 +1,12 @@
-"""The API served by ``chalice local`` on 127.0.0.1, probed over real HTTP.
+"""The API served by ``chalice local``'s server on 127.0.0.1, probed over real HTTP.
 
 schemathesis reads ``/openapi.json`` from the running app and generates
 requests from it (examples, coverage, fuzzing, stateful phases, bounded in
 ``schemathesis.toml``): no response may be a 5xx or break the document. The
 app reads a dedicated moto server seeded with fixture tweets, so the session's
-shared server (reset before every test) cannot pull data from under it.
+shared server (reset before every test) cannot pull data from under it. The
+API runs as the local mode runs it (:class:`ChaliceLocal`): it binds a port the
+OS picks and says which, so no port is chosen here and handed over.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,8 +26,8 @@ import pytest
 from chalicelib.aws import reset_clients
 from chalicelib.config import load_settings
 from tests.integration.api_support import base_envelopes, seed, synthetic_envelopes
-from tests.paths import REPO_ROOT
-from tweetlake_local.emulator import MotoServer, aws_environment, free_port
+from tweetlake_local.api_server import ChaliceLocal
+from tweetlake_local.emulator import MotoServer, aws_environment
 from tweetlake_local.resources import create_resources
 from tweetlake_local.stage import stage_environment
 
@@ -59,47 +60,16 @@ def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         start = datetime(2026, 11, 20, tzinfo=UTC)
         seed(settings, base_envelopes() + synthetic_envelopes(60, start, timedelta(minutes=17)))
     reset_clients()
-    port = free_port()
-    # chalice local logs every request to stderr: a file, not a pipe nobody drains.
-    log_path = tmp_path_factory.mktemp("chalice-local") / "stderr.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        # --no-autoreload: otherwise chalice local restarts (dropping connections)
-        # whenever a file under the project changes while the test runs.
-        [
-            str(BIN / "chalice"),
-            "local",
-            *("--host", "127.0.0.1", "--port", str(port)),
-            *("--stage", "dev", "--no-autoreload"),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    # Its log (every request) goes to a file, not a pipe nobody drains; it never
+    # autoreloads (a restart on a file change would drop the fuzzer's connections).
+    log_path = tmp_path_factory.mktemp("chalice-local") / "api.log"
+    api = ChaliceLocal(0, "dev", env, log_path).start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _request(f"{base}/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = log_path.read_text(errors="replace")
-                pytest.fail(f"chalice local did not come up: {err[-2000:]}")
-            time.sleep(0.2)
-        yield base
+        if not api.wait_ready(timeout_s=30):
+            pytest.fail(f"chalice local did not come up: {api.log_tail(2000)}")
+        yield api.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        api.stop()
         server.stop()
 
 

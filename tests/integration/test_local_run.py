@@ -1,5 +1,9 @@
 """The README's run command, as a newcomer types it: a subprocess on free ports.
 
+No test picks a port for the local mode: it binds its own (``--api-port 0
+--aws-port 0``, or a taken default moved to a free port) and the test reads the
+ports it got from the banner it prints.
+
 These start the whole local mode (moto server, ``chalice local``, the ingest
 schedule, the Kinesis readers and the Firehose deliveries) and talk to it over
 HTTP; the lake it writes is read back with DuckDB and the ``sql`` subcommand.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +33,6 @@ import duckdb
 import pytest
 
 from tests.paths import OWN_TWITTER, REPO_ROOT
-from tweetlake_local.emulator import free_port
 from tweetlake_local.fake_twitter import FakeTwitter
 
 pytestmark = pytest.mark.integration
@@ -50,19 +55,45 @@ def answered(url: str) -> tuple[int, Any] | None:
     return (status, body) if status == 200 else None
 
 
+BANNER = {
+    "api": re.compile(r"^API +: http://127\.0\.0\.1:(\d+)"),
+    "aws": re.compile(r"^AWS emulation \(moto\) +: http://127\.0\.0\.1:(\d+)"),
+}
+
+
 @dataclass
 class LocalRun:
     """The local mode as a child process, its output collected by a reader thread."""
 
     proc: subprocess.Popen[str]
-    api_port: int
-    aws_port: int
     home: Path
     lines: list[str] = field(default_factory=list)
+
+    def banner_port(self, name: str) -> int | None:
+        """The port the banner shows for ``name`` ("api", "aws"); None before it is printed."""
+        for line in self.lines:
+            match = BANNER[name].match(line)
+            if match:
+                return int(match.group(1))
+        return None
+
+    @property
+    def api_port(self) -> int:
+        port = self.wait_for(lambda: self.banner_port("api"), 60, "the banner's API address")
+        return int(port)
+
+    @property
+    def aws_port(self) -> int:
+        port = self.banner_port("aws")
+        assert port is not None, f"no AWS emulation address in the banner:\n{self.output}"
+        return port
 
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    def banner_line(self, name: str) -> str:
+        return next(line for line in self.lines if BANNER[name].match(line))
 
     @property
     def output(self) -> str:
@@ -91,18 +122,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**kept, **extra}
 
 
-def start_local(home: Path, *extra: str, env: dict[str, str] | None = None) -> LocalRun:
-    api_port, aws_port = free_port(), free_port()
+ANY_PORTS = ("--api-port", "0", "--aws-port", "0")  # each server binds a port the OS picks
+
+
+def start_local(
+    home: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    ports: tuple[str, ...] = ANY_PORTS,
+) -> LocalRun:
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "tweetlake_local",
             "run",
-            "--api-port",
-            str(api_port),
-            "--aws-port",
-            str(aws_port),
+            *ports,
             "--dir",
             str(home),
             "--status",
@@ -115,7 +150,7 @@ def start_local(home: Path, *extra: str, env: dict[str, str] | None = None) -> L
         text=True,
         env=env if env is not None else clean_env(),
     )
-    run = LocalRun(proc, api_port, aws_port, home)
+    run = LocalRun(proc, home)
 
     def read() -> None:
         assert proc.stdout is not None
@@ -137,18 +172,22 @@ def local_runs() -> Iterator[list[LocalRun]]:
             run.proc.wait(10)
 
 
-def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes containing ``text`` (Linux /proc)."""
+def processes_with_environment(entry: str) -> list[str]:
+    """Command lines of live processes started with ``entry`` ("NAME=value") in their
+    environment (Linux /proc). The run's children are started with its moto server's
+    address, which no other process has."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    wanted = entry.encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if wanted not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if text in cmdline:
-            found.append(f"{entry.name}: {cmdline}")
+        found.append(f"{proc.name}: {cmdline}")
     return found
 
 
@@ -156,7 +195,18 @@ def assert_nothing_left(run: LocalRun) -> None:
     for port in (run.api_port, run.aws_port):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
-    assert processes_mentioning(f"--port {run.api_port}") == []
+    endpoint = f"AWS_ENDPOINT_URL=http://127.0.0.1:{run.aws_port}"
+    assert processes_with_environment(endpoint) == []
+
+
+@contextmanager
+def held_port(listen: bool = True) -> Iterator[int]:
+    """A port this test holds (bound to port 0, so whichever was free): taken for others."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        if listen:
+            sock.listen()
+        yield int(sock.getsockname()[1])
 
 
 def stored_count(run: LocalRun) -> int:
@@ -291,22 +341,67 @@ def test_refused_credentials_end_with_one_line(tmp_path: Path, local_runs: list[
     assert_nothing_left(run)
 
 
-def test_taken_port_is_one_clear_line() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
+@pytest.mark.slow
+def test_taken_default_ports_move_to_free_ones(tmp_path: Path, local_runs: list[LocalRun]) -> None:
+    """GIVEN the ports the defaults prefer are taken (two ports this test holds, made the
+    preferred ones in place of 8000 and 4566) WHEN the local mode starts without port
+    flags THEN it serves on free ports, and its banner shows them and says why."""
+    fixture = OWN_TWITTER / "v2_stream.jsonl"
+    with held_port() as api_held, held_port() as aws_held:
+        env = clean_env(
+            TWEETLAKE_PREFERRED_API_PORT=str(api_held),
+            TWEETLAKE_PREFERRED_AWS_PORT=str(aws_held),
+        )
+        run = start_local(
+            tmp_path / "home",
+            "--replay",
+            str(fixture),
+            "--until-drained",
+            "--serve",
+            env=env,
+            ports=(),
+        )
+        local_runs.append(run)
+        serving = f"serving the API at {run.api} until Ctrl-C"
+        run.wait_for(lambda: serving in run.lines, 120, serving)
+        status, body = get(f"{run.api}/health")
+        assert status == 200 and body["status"] == "ok"
+        assert run.api_port != api_held and run.aws_port != aws_held
+        assert run.banner_line("api").startswith(f"API                  : {run.api}")
+        assert f"{run.api} ({api_held} was taken)   try: curl {run.api}/health" in run.output
+        assert run.banner_line("aws").endswith(f":{run.aws_port} ({aws_held} was taken)")
+        run.proc.send_signal(signal.SIGINT)
+        assert run.proc.wait(60) == 0, run.output
+    time.sleep(0.2)
+    assert run.lines[-1] == "stopped cleanly", run.output
+    assert_nothing_left(run)
+
+
+@pytest.mark.parametrize(("flag", "what"), [("--api-port", "API"), ("--aws-port", "AWS emulation")])
+@pytest.mark.parametrize("listening", [True, False], ids=["listening", "bound-only"])
+def test_taken_explicit_port_is_one_clear_line(
+    tmp_path: Path, flag: str, what: str, listening: bool
+) -> None:
+    """An explicit port never moves. A listening one is found before anything starts;
+    one only bound (a probe sees nothing) is found by the server's own bind, after the
+    other server started: the same line either way, and nothing left running."""
+    with held_port(listen=listening) as port:
+        other = "--aws-port" if flag == "--api-port" else "--api-port"
+        argv = ["run", flag, str(port), other, "0", "--dir", str(tmp_path / "home")]
         result = subprocess.run(
-            [sys.executable, "-m", "tweetlake_local", "run", "--api-port", str(port)],
+            [sys.executable, "-m", "tweetlake_local", *argv],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
+            env=clean_env(),
         )
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout.strip() == (
-        f"error: port {port} for the API is taken: stop what uses it or pass --api-port N"
+        f"error: port {port} for the {what} is taken: stop what uses it,"
+        f" pass another {flag} N, or leave {flag} out to use a free port"
     )
+    assert result.stderr == ""
 
 
 @pytest.mark.parametrize(
@@ -342,11 +437,9 @@ def test_bad_local_config_is_one_clear_line(
     tmp_path: Path, options: list[str], env: dict[str, str], expected: str
 ) -> None:
     """Checked before anything starts: exit 2, one line, no server left."""
-    api_port, aws_port = free_port(), free_port()
-    ports = ["--api-port", str(api_port), "--aws-port", str(aws_port)]
     argv = [o.format(tmp=tmp_path) for o in options]
     result = subprocess.run(
-        [sys.executable, "-m", "tweetlake_local", "run", *ports, *argv],
+        [sys.executable, "-m", "tweetlake_local", "run", *argv],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

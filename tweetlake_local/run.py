@@ -21,31 +21,26 @@ from __future__ import annotations
 import argparse
 import errno
 import gzip
-import importlib.util
 import logging
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chalicelib.sources.credentials import FIELDS as CREDENTIAL_VARS
+from chalicelib.sources.credentials import OAUTH1_FIELDS
 from tweetlake_local.stage import stage_environment
 
 log = logging.getLogger(__name__)
 
-BEARER_VAR = "TWITTER_BEARER_TOKEN"
-OAUTH1_VARS = (
-    "TWITTER_CONSUMER_KEY",
-    "TWITTER_CONSUMER_SECRET",
-    "TWITTER_ACCESS_TOKEN",
-    "TWITTER_ACCESS_TOKEN_SECRET",
-)
-LIVE_MODULE = "chalicelib.sources.live"  # arrives with the live sources (issue 5)
+BEARER_VAR = CREDENTIAL_VARS["bearer_token"]
+OAUTH1_VARS = tuple(CREDENTIAL_VARS[name] for name in OAUTH1_FIELDS)
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_FORCED = 0, 1, 2, 130
 
 
@@ -129,15 +124,10 @@ class Plan:
     source_text: str
     env: dict[str, str]
     bounded_source: bool  # the source ends by itself (a file, a --tweets limit)
-    notes: list[str] = field(default_factory=list)
     api_port: PortChoice = field(default_factory=lambda: PortChoice(0, True, "API", "--api-port"))
     aws_port: PortChoice = field(
         default_factory=lambda: PortChoice(0, True, "AWS emulation", "--aws-port")
     )
-
-
-def live_source_available() -> bool:
-    return importlib.util.find_spec(LIVE_MODULE) is not None
 
 
 def check_replay_file(path: Path) -> None:
@@ -157,84 +147,117 @@ def check_replay_file(path: Path) -> None:
         ) from exc
 
 
-def choose_source(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
-    """The source and its settings, from the options and the credentials in ``environ``."""
-    env: dict[str, str] = {}
-    notes: list[str] = []
-    has_bearer = bool(environ.get(BEARER_VAR, "").strip())
-    oauth1_set = [v for v in OAUTH1_VARS if environ.get(v, "").strip()]
-    wanted = args.source
+@dataclass(frozen=True)
+class Credentials:
+    """Which X credentials the environment holds (names only; values stay there)."""
+
+    bearer: bool
+    oauth1_set: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Credentials:
+        def present(var: str) -> bool:
+            return bool(environ.get(var, "").strip())
+
+        return cls(present(BEARER_VAR), tuple(v for v in OAUTH1_VARS if present(v)))
+
+    @property
+    def oauth1_complete(self) -> bool:
+        return len(self.oauth1_set) == len(OAUTH1_VARS)
+
+    def auto_source(self) -> str:
+        """v2 with a bearer token, v1.1 with all four OAuth 1.0a values, else synthetic."""
+        if self.bearer:
+            return "v2"
+        if not self.oauth1_set:
+            return "synthetic"
+        if not self.oauth1_complete:
+            missing = ", ".join(v for v in OAUTH1_VARS if v not in self.oauth1_set)
+            raise LocalConfigError(
+                f"{', '.join(self.oauth1_set)} set but not {missing}: set all four for the"
+                f" v1.1 stream, or {BEARER_VAR} for v2, or unset them for synthetic tweets"
+            )
+        return "v1.1"
+
+
+def _wanted_source(args: argparse.Namespace, credentials: Credentials) -> str:
+    """The source the options and credentials ask for, checked for what it needs."""
+    wanted = str(args.source)
     if args.replay:
         if wanted not in ("auto", "replay"):
             raise LocalConfigError(f"--replay reads a file: drop --source {wanted}")
         wanted = "replay"
     if wanted == "auto":
-        if has_bearer or oauth1_set:
-            if oauth1_set and not has_bearer and len(oauth1_set) < len(OAUTH1_VARS):
-                missing = ", ".join(v for v in OAUTH1_VARS if v not in oauth1_set)
-                raise LocalConfigError(
-                    f"{', '.join(oauth1_set)} set but not {missing}: set all four for the"
-                    f" v1.1 stream, or {BEARER_VAR} for v2, or unset them for synthetic tweets"
-                )
-            live = "v2" if has_bearer else "v1.1"
-            credential = BEARER_VAR if has_bearer else "the TWITTER_* OAuth 1.0a variables"
-            if live_source_available():
-                wanted = live
-            else:
-                notes.append(
-                    f"note: {credential} found, but the live {live} source is not in this"
-                    " build yet (issue 5): using the synthetic source"
-                )
-                wanted = "synthetic"
-        else:
-            wanted = "synthetic"
-    if wanted in ("v2", "v1.1") and not live_source_available():
-        raise LocalConfigError(
-            f"the live {wanted} source is not in this build yet (issue 5):"
-            " use --source synthetic or --replay FILE"
-        )
-    if wanted == "v2" and not has_bearer:
+        wanted = credentials.auto_source()
+    if wanted == "v2" and not credentials.bearer:
         raise LocalConfigError(f"--source v2 needs {BEARER_VAR} in the environment")
-    if wanted == "v1.1" and len(oauth1_set) < len(OAUTH1_VARS):
+    if wanted == "v1.1" and not credentials.oauth1_complete:
         raise LocalConfigError(f"--source v1.1 needs {', '.join(OAUTH1_VARS)} in the environment")
     if args.tweets is not None and wanted != "synthetic":
         raise LocalConfigError("--tweets limits the synthetic source: drop it")
+    return wanted
 
-    env["TWEETLAKE_SOURCE"] = wanted
-    bounded = False
-    if wanted == "replay":
-        path = Path(args.replay).expanduser().resolve()
-        check_replay_file(path)
-        env["TWEETLAKE_REPLAY_URI"] = str(path)
-        text = f"replay of {args.replay}"
-        bounded = True
-    elif wanted == "synthetic":
-        if args.seed is not None:
-            env["TWEETLAKE_SYNTHETIC_SEED"] = str(args.seed)
-        rate = args.rate
-        if rate is None and args.until_drained and "TWEETLAKE_SYNTHETIC_RATE" not in environ:
-            rate = 0.0  # a bounded load goes as fast as the pipeline takes it
-        if rate is not None:
-            env["TWEETLAKE_SYNTHETIC_RATE"] = f"{rate:g}"
-        if args.tweets is not None:
-            env["TWEETLAKE_SYNTHETIC_LIMIT"] = str(args.tweets)
-            bounded = True
-        seed = env.get("TWEETLAKE_SYNTHETIC_SEED") or environ.get("TWEETLAKE_SYNTHETIC_SEED", "42")
-        shown = env.get("TWEETLAKE_SYNTHETIC_RATE") or environ.get("TWEETLAKE_SYNTHETIC_RATE", "50")
-        try:
-            pace = "unpaced" if float(shown) == 0 else f"{shown} lines/s"
-        except ValueError:  # reported with the fix by load_ingest_settings below
-            pace = f"{shown!r} lines/s"
-        text = f"synthetic (seed {seed}, {pace}"
-        text += f", {args.tweets} lines)" if args.tweets is not None else ")"
-    else:
-        text = f"live X {wanted} stream"
+
+# Each source's settings: (args, environ, env to fill) → (banner text, ends by itself).
+SourceSetup = Callable[[argparse.Namespace, Mapping[str, str], dict[str, str]], tuple[str, bool]]
+
+
+def _replay_setup(
+    args: argparse.Namespace, environ: Mapping[str, str], env: dict[str, str]
+) -> tuple[str, bool]:
+    path = Path(args.replay).expanduser().resolve()
+    check_replay_file(path)
+    env["TWEETLAKE_REPLAY_URI"] = str(path)
+    return f"replay of {args.replay}", True
+
+
+def _synthetic_setup(
+    args: argparse.Namespace, environ: Mapping[str, str], env: dict[str, str]
+) -> tuple[str, bool]:
+    if args.seed is not None:
+        env["TWEETLAKE_SYNTHETIC_SEED"] = str(args.seed)
+    rate = args.rate
+    if rate is None and args.until_drained and "TWEETLAKE_SYNTHETIC_RATE" not in environ:
+        rate = 0.0  # a bounded load goes as fast as the pipeline takes it
+    if rate is not None:
+        env["TWEETLAKE_SYNTHETIC_RATE"] = f"{rate:g}"
+    if args.tweets is not None:
+        env["TWEETLAKE_SYNTHETIC_LIMIT"] = str(args.tweets)
+    seed = env.get("TWEETLAKE_SYNTHETIC_SEED") or environ.get("TWEETLAKE_SYNTHETIC_SEED", "42")
+    shown = env.get("TWEETLAKE_SYNTHETIC_RATE") or environ.get("TWEETLAKE_SYNTHETIC_RATE", "50")
+    try:
+        pace = "unpaced" if float(shown) == 0 else f"{shown} lines/s"
+    except ValueError:  # reported with the fix by load_ingest_settings later
+        pace = f"{shown!r} lines/s"
+    limit = f", {args.tweets} lines" if args.tweets is not None else ""
+    return f"synthetic (seed {seed}, {pace}{limit})", args.tweets is not None
+
+
+def _live_setup(
+    args: argparse.Namespace, environ: Mapping[str, str], env: dict[str, str]
+) -> tuple[str, bool]:
+    return f"live X {env['TWEETLAKE_SOURCE']} stream", False
+
+
+SOURCE_SETUPS: dict[str, SourceSetup] = {
+    "replay": _replay_setup,
+    "synthetic": _synthetic_setup,
+    "v2": _live_setup,
+    "v1.1": _live_setup,
+}
+
+
+def choose_source(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
+    """The source and its settings, from the options and the credentials in ``environ``."""
+    wanted = _wanted_source(args, Credentials.from_env(environ))
+    env = {"TWEETLAKE_SOURCE": wanted}
+    text, bounded = SOURCE_SETUPS[wanted](args, environ, env)
     if args.until_drained and not bounded and not args.duration:
         raise LocalConfigError(
             "--until-drained needs a source with an end: pass --tweets N (synthetic),"
             " --replay FILE, or --duration S"
         )
-    return Plan(source=wanted, source_text=text, env=env, bounded_source=bounded, notes=notes)
+    return Plan(source=wanted, source_text=text, env=env, bounded_source=bounded)
 
 
 def build_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
@@ -306,8 +329,6 @@ def run(args: argparse.Namespace) -> int:
     except LocalConfigError as exc:
         print(f"error: {exc}", flush=True)
         return EXIT_CONFIG
-    for note in plan.notes:
-        print(note, flush=True)
     home = Path(args.dir)
     lake_dir = Path(args.lake) if args.lake else home / "lake"
     configure_logging(home / "logs")

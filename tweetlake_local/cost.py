@@ -227,6 +227,27 @@ def provisioned_shards(tweets_per_second: float, record_bytes: float, readers: i
     return max(1, math.ceil(needed))
 
 
+@dataclass
+class _Bill:
+    """One estimate being itemised: its inputs, the month's totals, the lines so far."""
+
+    tweets_per_second: float
+    p: PriceBook
+    m: Measured
+    d: Deployment
+    hours: float
+    month_s: float
+    tweets: float
+    shards: int
+    lines: list[Line] = field(default_factory=list)
+
+    def add(
+        self, service: str, item: str, cost: float, detail: str, uses: str, *modes: str
+    ) -> None:
+        both = ("on-demand", "provisioned")
+        self.lines.append(Line(service, item, cost, detail, tuple(uses.split()), modes or both))
+
+
 def estimate(
     tweets_per_second: float,
     prices: PriceBook,
@@ -235,20 +256,34 @@ def estimate(
     *,
     athena_runs_per_day: float = 24,
 ) -> Estimate:
+    """The month's bill, line by line, at ``tweets_per_second``."""
     if tweets_per_second <= 0:
         raise ValueError("tweets per second must be > 0")
-    p, m, d = prices, measured, deployment
-    hours = p.hours_per_month
-    month_s = hours * 3600
-    tweets = tweets_per_second * month_s
-    shards = provisioned_shards(tweets_per_second, m.record_bytes, d.stream_readers)
-    lines: list[Line] = []
+    hours = prices.hours_per_month
+    bill = _Bill(
+        tweets_per_second,
+        prices,
+        measured,
+        deployment,
+        hours=hours,
+        month_s=hours * 3600,
+        tweets=tweets_per_second * hours * 3600,
+        shards=provisioned_shards(
+            tweets_per_second, measured.record_bytes, deployment.stream_readers
+        ),
+    )
+    _x_lines(bill)
+    _kinesis_lines(bill)
+    batch = _lambda_lines(bill)
+    _dynamodb_lines(bill, batch)
+    _firehose_and_s3_lines(bill)
+    _athena_and_other_lines(bill, athena_runs_per_day)
+    return Estimate(tweets_per_second, bill.tweets, bill.shards, batch, tuple(bill.lines))
 
-    def add(service: str, item: str, cost: float, detail: str, uses: str, *modes: str) -> None:
-        both = ("on-demand", "provisioned")
-        lines.append(Line(service, item, cost, detail, tuple(uses.split()), modes or both))
 
-    add(
+def _x_lines(bill: _Bill) -> None:
+    tweets, p = bill.tweets, bill.p
+    bill.add(
         "X API",
         "post reads (pay-per-use)",
         tweets * p["x_post_read"],
@@ -256,12 +291,23 @@ def estimate(
         "x_post_read",
     )
 
+
+def _kinesis_lines(bill: _Bill) -> None:
+    tweets_per_second, hours, tweets, shards, p, m, d = (
+        bill.tweets_per_second,
+        bill.hours,
+        bill.tweets,
+        bill.shards,
+        bill.p,
+        bill.m,
+        bill.d,
+    )
     # Kinesis, both capacity modes (the totals keep them apart).
     gb_in = tweets * m.record_billed_bytes_1kb / GIB
     gb_out = d.stream_readers * tweets * m.record_bytes / GIB
     extra_h = max(0, d.retention_hours - 24)
     stored_gb = tweets_per_second * m.record_bytes * extra_h * 3600 / GIB
-    add(
+    bill.add(
         "Kinesis",
         "on-demand: stream-hours",
         hours * p["kinesis_ondemand_stream_hour"],
@@ -269,7 +315,7 @@ def estimate(
         "kinesis_ondemand_stream_hour",
         "on-demand",
     )
-    add(
+    bill.add(
         "Kinesis",
         "on-demand: data in (1 KB-rounded)",
         gb_in * p["kinesis_ondemand_gb_in"],
@@ -277,7 +323,7 @@ def estimate(
         "kinesis_ondemand_gb_in",
         "on-demand",
     )
-    add(
+    bill.add(
         "Kinesis",
         f"on-demand: data out ({d.stream_readers} readers)",
         gb_out * p["kinesis_ondemand_gb_out"],
@@ -285,7 +331,7 @@ def estimate(
         "kinesis_ondemand_gb_out",
         "on-demand",
     )
-    add(
+    bill.add(
         "Kinesis",
         f"on-demand: retention {d.retention_hours} h",
         stored_gb * p["kinesis_ondemand_extended_retention_gb_month"],
@@ -294,7 +340,7 @@ def estimate(
         "on-demand",
     )
     units = tweets * m.record_put_payload_units
-    add(
+    bill.add(
         "Kinesis",
         f"provisioned: {shards} shard(s)",
         shards * hours * p["kinesis_shard_hour"],
@@ -302,7 +348,7 @@ def estimate(
         "kinesis_shard_hour",
         "provisioned",
     )
-    add(
+    bill.add(
         "Kinesis",
         "provisioned: PUT payload units",
         units / 1e6 * p["kinesis_put_payload_units_million"],
@@ -310,7 +356,7 @@ def estimate(
         "kinesis_put_payload_units_million",
         "provisioned",
     )
-    add(
+    bill.add(
         "Kinesis",
         f"provisioned: retention {d.retention_hours} h",
         (shards * hours * p["kinesis_extended_retention_shard_hour"] if extra_h else 0.0),
@@ -321,10 +367,22 @@ def estimate(
         "provisioned",
     )
 
+
+def _lambda_lines(bill: _Bill) -> float:
+    """Ingest on its schedule whatever the rate; the consumer per batch (returned)."""
+    tweets_per_second, month_s, tweets, shards, p, m, d = (
+        bill.tweets_per_second,
+        bill.month_s,
+        bill.tweets,
+        bill.shards,
+        bill.p,
+        bill.m,
+        bill.d,
+    )
     # Lambda: ingest runs on its schedule whatever the rate; the consumer per batch.
     runs = month_s / d.ingest_every_s
     ingest_gbs = runs * d.ingest_timeout_s * d.ingest_memory_mb / 1024
-    add(
+    bill.add(
         "Lambda",
         f"ingest ({d.ingest_timeout_s} s x {d.ingest_memory_mb} MB"
         f" every {d.ingest_every_s // 60} min)",
@@ -338,7 +396,7 @@ def estimate(
     invocations = tweets / batch
     handler_ms = interpolate({k: v[0] for k, v in m.consumer_batches.items()}, batch)
     consume_gbs = invocations * handler_ms / 1000 * d.consume_memory_mb / 1024
-    add(
+    bill.add(
         "Lambda",
         f"consume ({batch:,.0f} records/batch, {handler_ms:,.0f} ms, {d.consume_memory_mb} MB)",
         consume_gbs * p["lambda_gb_second"] + invocations / 1e6 * p["lambda_requests_million"],
@@ -346,13 +404,18 @@ def estimate(
         "lambda_gb_second lambda_requests_million",
     )
 
+    return batch
+
+
+def _dynamodb_lines(bill: _Bill, batch: float) -> None:
+    hours, tweets, p, m, d = bill.hours, bill.tweets, bill.p, bill.m, bill.d
     # DynamoDB on demand: every tweets write is paid again in each GSI it lands in.
     authors_written = interpolate({k: v[1] for k, v in m.consumer_batches.items()}, batch)
     wru_tweets = tweets * m.tweets_written_per_tweet * m.tweet_item_wru * (1 + d.tweet_gsis)
     wru_authors = tweets * authors_written * m.author_item_wru
     wru_hours = hours * m.hour_item_wru  # one new hour bucket an hour
     wru = wru_tweets + wru_authors + wru_hours
-    add(
+    bill.add(
         "DynamoDB",
         f"writes (tweets + {d.tweet_gsis} GSIs, authors, hours)",
         wru / 1e6 * p["dynamodb_wru_million"],
@@ -360,7 +423,7 @@ def estimate(
         "dynamodb_wru_million",
     )
     rru = tweets * m.keys_read_per_tweet
-    add(
+    bill.add(
         "DynamoDB",
         "consumer reads (strongly consistent)",
         rru / 1e6 * p["dynamodb_rru_million"],
@@ -371,7 +434,7 @@ def estimate(
         m.author_item_bytes + DYNAMODB_STORAGE_OVERHEAD
     ) * m.authors_per_tweet_stored
     ddb_gb = tweets * item_bytes / GIB
-    add(
+    bill.add(
         "DynamoDB",
         "storage, one month of tweets",
         ddb_gb * p["dynamodb_storage_gb_month"],
@@ -379,16 +442,19 @@ def estimate(
         "dynamodb_storage_gb_month",
     )
 
+
+def _firehose_and_s3_lines(bill: _Bill) -> None:
+    month_s, tweets, p, m, d = bill.month_s, bill.tweets, bill.p, bill.m, bill.d
     # Firehose: one delivery stream; its raw backup is not billed as a second ingestion.
     fh_gb = tweets * m.record_billed_bytes_5kb / GIB
-    add(
+    bill.add(
         "Firehose",
         "ingestion (5 KB-rounded)",
         fh_gb * p["firehose_gb_ingested"],
         f"{fh_gb:,.2f} GB x ${p['firehose_gb_ingested']}",
         "firehose_gb_ingested",
     )
-    add(
+    bill.add(
         "Firehose",
         "format conversion to Parquet",
         fh_gb * p["firehose_format_conversion_gb"],
@@ -398,7 +464,7 @@ def estimate(
 
     # S3: both zones, and one object per buffer flush in each.
     s3_gb = tweets * (m.raw_gzip_bytes + m.parquet_bytes) / GIB
-    add(
+    bill.add(
         "S3",
         "storage, one month of raw + curated",
         s3_gb * p["s3_standard_gb_month"],
@@ -409,7 +475,7 @@ def estimate(
     objects = max(flushes, tweets * m.parquet_bytes / (d.curated_buffer_mb * MIB)) + max(
         flushes, tweets * m.raw_gzip_bytes / (d.raw_buffer_mb * MIB)
     )
-    add(
+    bill.add(
         "S3",
         "PUT requests (Firehose objects)",
         objects / 1000 * p["s3_put_thousand"],
@@ -417,6 +483,9 @@ def estimate(
         "s3_put_thousand",
     )
 
+
+def _athena_and_other_lines(bill: _Bill, athena_runs_per_day: float) -> None:
+    tweets_per_second, hours, p, m, d = bill.tweets_per_second, bill.hours, bill.p, bill.m, bill.d
     # Athena: every named query reads the last 7 days of arrivals.
     week = tweets_per_second * 7 * 86400
     runs_month = athena_runs_per_day * hours / 24
@@ -424,7 +493,7 @@ def estimate(
     for per_million in m.scan_bytes_per_million.values():
         scanned = per_million * week / 1e6
         athena += athena_query_cost(scanned, p["athena_tb_scanned"]) * runs_month
-    add(
+    bill.add(
         "Athena",
         f"{len(m.scan_bytes_per_million)} named queries x {athena_runs_per_day:g} runs/day",
         athena,
@@ -433,7 +502,7 @@ def estimate(
     )
 
     crawler_h = d.crawler_runs_per_day * hours / 24 * d.crawler_min_minutes / 60
-    add(
+    bill.add(
         "Other",
         f"{d.alarms} alarms, {d.secrets} secret, daily crawler",
         d.alarms * p["cloudwatch_alarm_month"]
@@ -442,7 +511,6 @@ def estimate(
         f"crawler {crawler_h:,.1f} DPU-h (assumed {d.crawler_dpus:g} DPU)",
         "cloudwatch_alarm_month secretsmanager_secret_month glue_crawler_dpu_hour",
     )
-    return Estimate(tweets_per_second, tweets, shards, batch, tuple(lines))
 
 
 def athena_query_cost(scanned_bytes: float, per_tb: float) -> float:

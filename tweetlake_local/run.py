@@ -451,6 +451,38 @@ class LocalMode:
     def run(self) -> int:
         from tweetlake_local.status import Status
 
+        refused = self._start_or_exit_code()
+        if refused is not None:
+            return refused
+        self.stopper.force = self._force
+        previous = {
+            sig: signal.signal(sig, self.stopper) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        status = Status(
+            self.pipeline.snapshot,
+            self._header(),
+            live=None if self.args.status == "auto" else self.args.status == "panel",
+            every_s=self.args.status_every,
+        )
+        try:
+            status.start()
+            if not self._bounded():
+                status.say("Press Ctrl-C to stop.")
+            code, last_line = self._drain_and_report(status, *self._watch(status))
+            if code == EXIT_OK and self.args.serve and not self.stopper.requested.is_set():
+                code, last_line = self._serve_until_stopped()
+        finally:
+            status.stop()
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if last_line is None:
+            last_line = "stopped cleanly" if code == EXIT_OK else "stopped"
+        print(last_line, flush=True)
+        return code
+
+    def _start_or_exit_code(self) -> int | None:
+        """Start everything; on failure stop what started and return the exit code."""
         try:
             failure = self._start()
         except KeyboardInterrupt:
@@ -468,54 +500,34 @@ class LocalMode:
             self._shutdown()
             print(f"error: {failure}", flush=True)
             return EXIT_FAILED
-        self.stopper.force = self._force
-        previous = {
-            sig: signal.signal(sig, self.stopper) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        status = Status(
-            self.pipeline.snapshot,
-            self._header(),
-            live=None if self.args.status == "auto" else self.args.status == "panel",
-            every_s=self.args.status_every,
-        )
-        code, last_line = EXIT_OK, None
-        try:
-            status.start()
-            if not self._bounded():
-                status.say("Press Ctrl-C to stop.")
-            code, reason = self._watch(status)
-            fatal = self.pipeline.scheduler.fatal
-            if fatal is None and code == EXIT_OK:
-                status.say(f"{reason}: flushing the ingest run and draining the stream…")
-            status.tick(note=f"{reason}: flushing and draining…")
-            if not self.pipeline.stop_ingest():
-                status.say("warning: the ingest run did not stop within 60 s")
-            if not self.pipeline.thread_errors:
-                self.pipeline.drain()
-            status.stop()
-            if fatal is not None:
-                # Settings or credentials the next run would trip on too: say what to fix.
-                code, last_line = EXIT_CONFIG, f"error: {fatal}"
-            else:
-                self._summary(status.elapsed_s)
-                failed = self.pipeline.totals.last_error
-                if self.args.until_drained and failed and code == EXIT_OK:
-                    code, last_line = EXIT_FAILED, f"error: the ingest run failed: {failed}"
-            if code == EXIT_OK and self.args.serve and not self.stopper.requested.is_set():
-                print(f"serving the API at {self.api.url} until Ctrl-C", flush=True)
-                while not self.stopper.requested.wait(0.5):
-                    if self.api.exited():
-                        code, last_line = EXIT_FAILED, "error: chalice local exited unexpectedly"
-                        break
-        finally:
-            status.stop()
-            self._shutdown()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        if last_line is None:
-            last_line = "stopped cleanly" if code == EXIT_OK else "stopped"
-        print(last_line, flush=True)
-        return code
+        return None
+
+    def _drain_and_report(self, status: Any, code: int, reason: str) -> tuple[int, str | None]:
+        """Stop reading, drain the stream, print the summary: (exit code, last line)."""
+        fatal = self.pipeline.scheduler.fatal
+        if fatal is None and code == EXIT_OK:
+            status.say(f"{reason}: flushing the ingest run and draining the stream…")
+        status.tick(note=f"{reason}: flushing and draining…")
+        if not self.pipeline.stop_ingest():
+            status.say("warning: the ingest run did not stop within 60 s")
+        if not self.pipeline.thread_errors:
+            self.pipeline.drain()
+        status.stop()
+        if fatal is not None:
+            # Settings or credentials the next run would trip on too: say what to fix.
+            return EXIT_CONFIG, f"error: {fatal}"
+        self._summary(status.elapsed_s)
+        failed = self.pipeline.totals.last_error
+        if self.args.until_drained and failed and code == EXIT_OK:
+            return EXIT_FAILED, f"error: the ingest run failed: {failed}"
+        return code, None
+
+    def _serve_until_stopped(self) -> tuple[int, str | None]:
+        print(f"serving the API at {self.api.url} until Ctrl-C", flush=True)
+        while not self.stopper.requested.wait(0.5):
+            if self.api.exited():
+                return EXIT_FAILED, "error: chalice local exited unexpectedly"
+        return EXIT_OK, None
 
     def _bounded(self) -> bool:
         return bool(self.args.until_drained or self.args.duration)

@@ -51,6 +51,21 @@ TWEET = "tweet"
 DELETE = "delete"
 # What a tombstone learned about the tweet it buried; kept when the tombstone is rewritten.
 TOMB_BOOKKEEPING = ("replaced", "deleted_author_id")
+# What the rules read of a stored tweet item: everything a tombstone holds (a
+# tweet-after-delete rewrites it whole) plus what they need of a live tweet. A
+# repository reads tweets with this projection; the rest of a tweet item stays put.
+TWEET_ATTRIBUTES = (
+    "hash_line",
+    "status",
+    "origin",
+    "author_id",
+    "tweet_id",
+    "deleted_at",
+    "source_api",
+    "processed_at",
+    "deleted_author_id",
+    "replaced",
+)
 
 
 @dataclass

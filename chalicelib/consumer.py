@@ -17,6 +17,9 @@ One batch costs, whatever its size:
    hour directory), then one item per changed author (:mod:`chalicelib.ledger`
    explains why that order makes a retry exact).
 
+Steps 3 and 4 go through the port :class:`~chalicelib.ledger_repository.LedgerRepository`;
+``handle_batch`` builds its DynamoDB implementation unless handed a repository.
+
 Bad data never raises; DynamoDB or S3 faults that survive the bounded retries
 do, so Lambda retries the batch, which the ledger makes safe. Each batch
 writes one JSON log line that is also its CloudWatch metrics (:mod:`chalicelib.emf`).
@@ -33,20 +36,13 @@ from chalicelib.config import ConfigError, Settings, get_settings
 from chalicelib.emf import emf_document, emit, stdout_line
 from chalicelib.enrich import Transformed, TweetRecord, arrival_iso, transform
 from chalicelib.ledger import authors_to_read, hours_of, plan
+from chalicelib.ledger_repository import DynamoLedgerRepository, LedgerRepository, TableNames
 from chalicelib.quarantine import write_quarantine
 from chalicelib.retry import Backoff
 from chalicelib.store import DynamoRepository
 from chalicelib.timeutil import now_iso
 
 QUARANTINE_ORIGIN = "consumer"
-
-# Everything a tombstone holds (a tweet-after-delete rewrites it whole) plus what
-# the ledger needs of a live tweet; the rest of a tweet item is not read.
-TWEET_PROJECTION = (
-    "hash_line, #status, origin, author_id, tweet_id, deleted_at, source_api,"
-    " processed_at, deleted_author_id, replaced",
-    {"#status": "status"},
-)
 RESULT_KEYS = (
     "records",
     "stored",
@@ -88,14 +84,19 @@ def handle_batch(
     clock: Callable[[], str] = now_iso,
     backoff: Backoff | None = None,
     sink: Callable[[str], None] = stdout_line,
+    repository: LedgerRepository | None = None,
 ) -> dict[str, int]:
-    """Process one Lambda batch of Kinesis records; returns the batch counts."""
+    """Process one Lambda batch of Kinesis records; returns the batch counts.
+
+    ``repository`` replaces the tables (``dynamodb`` and ``backoff`` then go unused).
+    """
     started = time.perf_counter()
     settings = settings or get_settings()
     records = event.get("Records") or []
     check_source(records, settings)
     processed_at = clock()
     batch = transform(records, processed_at)
+    tables = TableNames.of(settings)
 
     quarantine_key = None
     if batch.quarantine:
@@ -108,11 +109,13 @@ def handle_batch(
             batch.quarantine,
         )
 
-    client = dynamodb or aws.client("dynamodb", settings.region)
-    repo = DynamoRepository(client, backoff or Backoff())
+    repo = repository
+    if repo is None:
+        client = dynamodb or aws.client("dynamodb", settings.region)
+        repo = DynamoLedgerRepository(DynamoRepository(client, backoff or Backoff()), tables)
     counts: dict[str, int] = dict.fromkeys(RESULT_KEYS, 0)
     if batch.records:
-        counts.update(_store(batch, repo, settings, processed_at))
+        counts.update(_store(batch, repo, tables, processed_at))
     counts["records"] = batch.total
     counts["quarantined"] = len(batch.quarantine)
     counts["duration_ms"] = round((time.perf_counter() - started) * 1000)
@@ -126,46 +129,36 @@ def _quarantine_day(batch: Transformed, processed_at: str) -> str:
 
 
 def _store(
-    batch: Transformed, repo: DynamoRepository, settings: Settings, processed_at: str
+    batch: Transformed, repo: LedgerRepository, tables: TableNames, processed_at: str
 ) -> dict[str, int]:
-    hash_lines = {r.hash_line for r in batch.records}
+    """Read what the tables hold for the batch's keys, plan, write content then authors."""
     named_authors = {r.author_id for r in batch.records if isinstance(r, TweetRecord)}
-    hours = hours_of(batch)
-    found = repo.get_many(
-        {
-            settings.tweets_table: [{"hash_line": h} for h in sorted(hash_lines)],
-            settings.authors_table: [{"author_id": a} for a in sorted(named_authors)],
-            settings.state_table: [{"pk": "hours", "sk": h} for h in sorted(hours)],
-        },
-        projections={
-            settings.tweets_table: TWEET_PROJECTION,
-            settings.state_table: ("pk, sk", {}),
-        },
+    stored = repo.read(
+        hash_lines={r.hash_line for r in batch.records},
+        author_ids=named_authors,
+        hours=hours_of(batch),
     )
-    tweets = {item["hash_line"]: item for item in found[settings.tweets_table]}
-    authors = {item["author_id"]: item for item in found[settings.authors_table]}
-    missing = sorted(authors_to_read(batch, tweets) - named_authors)
+    missing = authors_to_read(batch, stored.tweets) - named_authors
     if missing:
-        more = repo.get_many({settings.authors_table: [{"author_id": a} for a in missing]})
-        authors.update({item["author_id"]: item for item in more[settings.authors_table]})
+        stored.authors.update(repo.read(author_ids=missing).authors)
     writes = plan(
         batch,
-        tweets,
-        authors,
-        {item["sk"] for item in found[settings.state_table]},
-        tweets_table=settings.tweets_table,
-        state_table=settings.state_table,
+        stored.tweets,
+        stored.authors,
+        stored.hours,
+        tweets_table=tables.tweets,
+        state_table=tables.state,
         processed_at=processed_at,
     )
-    repo.put_many(writes.content)
-    repo.put_many([(settings.authors_table, item) for item in writes.authors])
+    repo.write(writes.content)
+    repo.write([(tables.authors, item) for item in writes.authors])
     return dict(writes.counts)
 
 
 def _log(
     batch: Transformed,
     counts: Mapping[str, int],
-    repo: DynamoRepository,
+    repo: LedgerRepository,
     settings: Settings,
     quarantine_key: str | None,
     sink: Callable[[str], None],
@@ -184,6 +177,6 @@ def _log(
         "counts": dict(counts),
         "quarantine_reasons": batch.reason_counts(),
         "quarantine_key": quarantine_key,
-        "dynamodb": repo.stats.as_dict(),
+        "dynamodb": repo.usage(),
     }
     emit(emf_document(metrics, {"stage": settings.stage}, properties), sink)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +46,26 @@ from chalicelib.items import created_hour, hour_item, tombstone_item
 
 LIVE = "live"
 DELETED = "deleted"
+ABSENT = "absent"  # no item for the key yet
+TWEET = "tweet"
+DELETE = "delete"
 # What a tombstone learned about the tweet it buried; kept when the tombstone is rewritten.
 TOMB_BOOKKEEPING = ("replaced", "deleted_author_id")
+# What the rules read of a stored tweet item: everything a tombstone holds (a
+# tweet-after-delete rewrites it whole) plus what they need of a live tweet. A
+# repository reads tweets with this projection; the rest of a tweet item stays put.
+TWEET_ATTRIBUTES = (
+    "hash_line",
+    "status",
+    "origin",
+    "author_id",
+    "tweet_id",
+    "deleted_at",
+    "source_api",
+    "processed_at",
+    "deleted_author_id",
+    "replaced",
+)
 
 
 @dataclass
@@ -146,147 +164,257 @@ def plan(
     state_table: str,
     processed_at: str,
 ) -> Plan:
-    """Decide every write of the batch (see the module docstring for the rules)."""
-    result = Plan()
-    counts = result.counts
-    changes: dict[str, AuthorChange] = {}
+    """Decide every write of the batch (see the module docstring for the rules).
 
-    def change(author_id: str) -> AuthorChange:
-        found = changes.get(author_id)
-        if found is None:
-            found = changes[author_id] = AuthorChange()
-        return found
-
-    def owed(author_id: str | None, origin: Origin) -> bool:
-        """True when ``origin``'s effect on the author never reached the author item."""
-        if not author_id:
-            return False
-        return applied_seq(stored_authors.get(author_id), origin.shard) < origin.seq
-
-    by_key: dict[str, list[TweetRecord | DeleteRecord]] = {}
-    for record in batch.records:
-        by_key.setdefault(record.hash_line, []).append(record)
-    in_batch = {record.origin for record in batch.records}
-
-    for key, records in by_key.items():
-        stored = stored_tweets.get(key)
-        current: dict[str, Any] | None = dict(stored) if stored else None
-        fresh = False  # current was produced in this run, not read from the table
-        dirty = False
+    Records are taken key by key, in arrival order; each meets its key's item
+    absent, live or deleted, and the rule for that pair (:data:`_RULES`) moves
+    the item on and books the author's change. What the rules share across
+    keys (counts, author changes) lives on one :class:`_Planner`.
+    """
+    planner = _Planner(stored_authors, {record.origin for record in batch.records}, processed_at)
+    result = Plan(counts=planner.counts)
+    for key, records in _by_key(batch).items():
+        slot = _Slot.read(stored_tweets.get(key))
         for record in records:
-            origin = record.origin
-            if isinstance(record, TweetRecord):
-                author = change(record.author_id)
-                author.observe(record)
-                if current is None:
-                    current, fresh, dirty = record.item, True, True
-                    author.delta += 1
-                    counts["stored"] += 1
-                elif current.get("status") == LIVE:
-                    held = Origin.from_attr(current.get("origin"))
-                    if held == origin and not fresh and owed(record.author_id, origin):
-                        author.delta += 1
-                        counts["stored"] += 1
-                        counts["recovered"] += 1
-                    else:
-                        # Same shard, lower sequence: an out-of-order delivery; keep the
-                        # copy in-order delivery keeps. Across shards (a backfill's pseudo
-                        # shards, a reshard) sequence numbers do not compare: first stays.
-                        if held is None or (held.shard == origin.shard and origin < held):
-                            current, dirty = record.item, True
-                        counts["duplicates"] += 1
-                else:
-                    counts["suppressed"] += 1
-                    buried_by = Origin.from_attr(current.get("origin"))
-                    replaced = Origin.from_attr(current.get("replaced"))
-                    if fresh or buried_by is None:
-                        continue
-                    if buried_by in in_batch:
-                        # The delete is in this batch too: this is a replay of a batch
-                        # where the tweet was stored, then deleted. Owed only if that
-                        # batch's author write never happened.
-                        if replaced == origin and owed(record.author_id, origin):
-                            author.delta += 1
-                            counts["recovered"] += 1
-                    else:
-                        if replaced is None or origin < replaced:
-                            current = {
-                                **current,
-                                "replaced": origin.attr(),
-                                "deleted_author_id": record.author_id,
-                            }
-                            dirty = True
-                        # The delete's effect on this author is settled (the tweet never
-                        # counted): say so on every pass, a retry after a crash included.
-                        author.mark(buried_by)
-            else:
-                if current is None:
-                    current = tombstone_item(
-                        record.envelope, origin=origin.attr(), processed_at=processed_at
-                    )
-                    fresh = dirty = True
-                    counts["deleted"] += 1
-                elif current.get("status") == LIVE:
-                    author_id = str(current["author_id"])
-                    buried = current.get("origin")
-                    loser = change(author_id)
-                    loser.delta -= 1
-                    loser.mark(origin)
-                    current = tombstone_item(
-                        record.envelope,
-                        origin=origin.attr(),
-                        processed_at=processed_at,
-                        deleted_author_id=author_id,
-                    )
-                    if buried:
-                        current["replaced"] = dict(buried)
-                    fresh = dirty = True
-                    counts["deleted"] += 1
-                else:
-                    buried_by = Origin.from_attr(current.get("origin"))
-                    debtor = current.get("deleted_author_id")
-                    if (
-                        buried_by == origin
-                        and not fresh
-                        and current.get("replaced")
-                        and owed(debtor, origin)
-                    ):
-                        loser = change(str(debtor))
-                        loser.delta -= 1
-                        loser.mark(origin)
-                        counts["deleted"] += 1
-                        counts["recovered"] += 1
-                    else:
-                        counts["duplicates"] += 1
-                        if buried_by and buried_by.shard == origin.shard and origin < buried_by:
-                            # Same shard, lower sequence: an out-of-order delivery. Keep
-                            # the earlier notice, as in-order delivery would have. (Across
-                            # shards there is no order to restore: the first one stays.)
-                            current = {
-                                **current,
-                                **tombstone_item(
-                                    record.envelope,
-                                    origin=origin.attr(),
-                                    processed_at=processed_at,
-                                ),
-                                **{k: current[k] for k in TOMB_BOOKKEEPING if k in current},
-                            }
-                            dirty = True
-        if dirty and current is not None and current != stored:
-            result.content.append((tweets_table, current))
+            planner.apply(slot, record)
+        item = slot.put()
+        if item is not None:
+            result.content.append((tweets_table, item))
 
     known = set(known_hours)
     for hour in sorted(hours_of(batch) - known):
         result.content.append((state_table, hour_item(hour)))
 
-    for author_id, author_change in changes.items():
-        item = author_item(author_id, stored_authors.get(author_id), author_change)
-        if item != stored_authors.get(author_id):
-            result.authors.append(item)
+    result.authors = planner.author_items()
+    counts = result.counts
     counts["tweets_written"] = sum(1 for table, _ in result.content if table == tweets_table)
     counts["hours_written"] = len(result.content) - counts["tweets_written"]
     counts["authors_written"] = len(result.authors)
     return result
+
+
+def _by_key(batch: Transformed) -> dict[str, list[TweetRecord | DeleteRecord]]:
+    """The batch's records per item key, keys and records in arrival order."""
+    by_key: dict[str, list[TweetRecord | DeleteRecord]] = {}
+    for record in batch.records:
+        by_key.setdefault(record.hash_line, []).append(record)
+    return by_key
+
+
+@dataclass
+class _Slot:
+    """One key's item as the batch rewrites it, record by record.
+
+    ``fresh``: the item was produced by this batch, not read from the table, so
+    finding it in its new state says nothing about an earlier invocation.
+    ``dirty``: the batch rewrote it, so it may need a put.
+    """
+
+    stored: Mapping[str, Any] | None
+    current: dict[str, Any] | None
+    fresh: bool = False
+    dirty: bool = False
+
+    @classmethod
+    def read(cls, stored: Mapping[str, Any] | None) -> _Slot:
+        return cls(stored, dict(stored) if stored else None)
+
+    @property
+    def state(self) -> str:
+        """``absent``, ``live`` or ``deleted`` (an item that is not live is a tombstone)."""
+        if self.current is None:
+            return ABSENT
+        return LIVE if self.current.get("status") == LIVE else DELETED
+
+    @property
+    def held(self) -> dict[str, Any]:
+        """The item as it stands; only the rules for a live or deleted item ask."""
+        if self.current is None:
+            raise LookupError("no item for this key yet")
+        return self.current
+
+    def create(self, item: dict[str, Any]) -> None:
+        """The batch produced this item (a first copy, a new tombstone)."""
+        self.current, self.fresh, self.dirty = item, True, True
+
+    def amend(self, item: dict[str, Any]) -> None:
+        """The batch rewrote the item it holds; where that item came from is unchanged."""
+        self.current, self.dirty = item, True
+
+    def put(self) -> dict[str, Any] | None:
+        """The item to write: only one the batch rewrote and left unlike the table's."""
+        if self.dirty and self.current is not None and self.current != self.stored:
+            return self.current
+        return None
+
+
+@dataclass
+class _Planner:
+    """What one batch's rules share across keys: the counts and each author's change."""
+
+    stored_authors: Mapping[str, Mapping[str, Any]]
+    in_batch: set[Origin]
+    processed_at: str
+    counts: Counter[str] = field(default_factory=Counter)
+    changes: dict[str, AuthorChange] = field(default_factory=dict)
+
+    def apply(self, slot: _Slot, record: TweetRecord | DeleteRecord) -> None:
+        """Apply one record by the rule for its kind and its item's state."""
+        kind = DELETE
+        if isinstance(record, TweetRecord):
+            kind = TWEET
+            # Every copy, stored or not, informs the author's profile, times and watermark.
+            self.change(record.author_id).observe(record)
+        _RULES[kind, slot.state](self, slot, record)
+
+    def change(self, author_id: str) -> AuthorChange:
+        found = self.changes.get(author_id)
+        if found is None:
+            found = self.changes[author_id] = AuthorChange()
+        return found
+
+    def owed(self, author_id: str | None, origin: Origin) -> bool:
+        """True when ``origin``'s effect on the author never reached the author item."""
+        if not author_id:
+            return False
+        return applied_seq(self.stored_authors.get(author_id), origin.shard) < origin.seq
+
+    def author_items(self) -> list[dict[str, Any]]:
+        """The author items the batch changes, in the order it first touched them."""
+        items = []
+        for author_id, author_change in self.changes.items():
+            item = author_item(author_id, self.stored_authors.get(author_id), author_change)
+            if item != self.stored_authors.get(author_id):
+                items.append(item)
+        return items
+
+    # --- tweet rules -----------------------------------------------------------------
+
+    def store_tweet(self, slot: _Slot, tweet: TweetRecord) -> None:
+        """absent → live: the first copy is stored and counts."""
+        slot.create(tweet.item)
+        self.change(tweet.author_id).delta += 1
+        self.counts["stored"] += 1
+
+    def tweet_onto_live(self, slot: _Slot, tweet: TweetRecord) -> None:
+        """live: this very record stored the item and its count never landed, or a duplicate."""
+        origin = tweet.origin
+        held = Origin.from_attr(slot.held.get("origin"))
+        if held == origin and not slot.fresh and self.owed(tweet.author_id, origin):
+            self.change(tweet.author_id).delta += 1
+            self.counts["stored"] += 1
+            self.counts["recovered"] += 1
+            return
+        # Same shard, lower sequence: an out-of-order delivery; keep the copy
+        # in-order delivery keeps. Across shards (a backfill's pseudo shards, a
+        # reshard) sequence numbers do not compare: first stays.
+        if held is None or (held.shard == origin.shard and origin < held):
+            slot.amend(tweet.item)
+        self.counts["duplicates"] += 1
+
+    def tweet_onto_tombstone(self, slot: _Slot, tweet: TweetRecord) -> None:
+        """deleted: never resurrected; the tombstone may owe or learn something."""
+        self.counts["suppressed"] += 1
+        buried_by = Origin.from_attr(slot.held.get("origin"))
+        if slot.fresh or buried_by is None:
+            return
+        if buried_by in self.in_batch:
+            self._replayed_burial(slot, tweet)
+        else:
+            self._late_copy(slot, tweet, buried_by)
+
+    def _replayed_burial(self, slot: _Slot, tweet: TweetRecord) -> None:
+        """The delete is in this batch too: this is a replay of a batch where the
+        tweet was stored, then deleted. Owed only if that batch's author write
+        never happened."""
+        replaced = Origin.from_attr(slot.held.get("replaced"))
+        if replaced == tweet.origin and self.owed(tweet.author_id, tweet.origin):
+            self.change(tweet.author_id).delta += 1
+            self.counts["recovered"] += 1
+
+    def _late_copy(self, slot: _Slot, tweet: TweetRecord, buried_by: Origin) -> None:
+        """A copy after its delete: the tombstone learns which copy it buried, and whose."""
+        tomb = slot.held
+        replaced = Origin.from_attr(tomb.get("replaced"))
+        if replaced is None or tweet.origin < replaced:
+            slot.amend(
+                {**tomb, "replaced": tweet.origin.attr(), "deleted_author_id": tweet.author_id}
+            )
+        # The delete's effect on this author is settled (the tweet never counted):
+        # say so on every pass, a retry after a crash included.
+        self.change(tweet.author_id).mark(buried_by)
+
+    # --- delete rules ----------------------------------------------------------------
+
+    def delete_unseen(self, slot: _Slot, delete: DeleteRecord) -> None:
+        """absent → deleted: a tombstone that does not know the author yet."""
+        slot.create(
+            tombstone_item(
+                delete.envelope, origin=delete.origin.attr(), processed_at=self.processed_at
+            )
+        )
+        self.counts["deleted"] += 1
+
+    def delete_live(self, slot: _Slot, delete: DeleteRecord) -> None:
+        """live → deleted: the author loses the tweet; the tombstone remembers what it buried."""
+        live = slot.held
+        author_id = str(live["author_id"])
+        buried = live.get("origin")
+        self._uncount(author_id, delete.origin)
+        tomb = tombstone_item(
+            delete.envelope,
+            origin=delete.origin.attr(),
+            processed_at=self.processed_at,
+            deleted_author_id=author_id,
+        )
+        if buried:
+            tomb["replaced"] = dict(buried)
+        slot.create(tomb)
+        self.counts["deleted"] += 1
+
+    def delete_onto_tombstone(self, slot: _Slot, delete: DeleteRecord) -> None:
+        """deleted: this very notice buried the tweet and its count never landed, or a duplicate."""
+        tomb = slot.held
+        origin = delete.origin
+        buried_by = Origin.from_attr(tomb.get("origin"))
+        debtor = tomb.get("deleted_author_id")
+        if (
+            buried_by == origin
+            and not slot.fresh
+            and tomb.get("replaced")
+            and self.owed(debtor, origin)
+        ):
+            self._uncount(str(debtor), origin)
+            self.counts["deleted"] += 1
+            self.counts["recovered"] += 1
+            return
+        self.counts["duplicates"] += 1
+        if buried_by is not None and buried_by.shard == origin.shard and origin < buried_by:
+            # Same shard, lower sequence: an out-of-order delivery. Keep the earlier
+            # notice, as in-order delivery would have. (Across shards there is no
+            # order to restore: the first one stays.)
+            notice = tombstone_item(
+                delete.envelope, origin=origin.attr(), processed_at=self.processed_at
+            )
+            kept = {k: tomb[k] for k in TOMB_BOOKKEEPING if k in tomb}
+            slot.amend({**tomb, **notice, **kept})
+
+    def _uncount(self, author_id: str, origin: Origin) -> None:
+        loser = self.change(author_id)
+        loser.delta -= 1
+        loser.mark(origin)
+
+
+_Rule = Callable[[_Planner, _Slot, Any], None]
+# One rule per (record kind, state of the key's item when the record meets it).
+_RULES: dict[tuple[str, str], _Rule] = {
+    (TWEET, ABSENT): _Planner.store_tweet,
+    (TWEET, LIVE): _Planner.tweet_onto_live,
+    (TWEET, DELETED): _Planner.tweet_onto_tombstone,
+    (DELETE, ABSENT): _Planner.delete_unseen,
+    (DELETE, LIVE): _Planner.delete_live,
+    (DELETE, DELETED): _Planner.delete_onto_tombstone,
+}
 
 
 def author_item(

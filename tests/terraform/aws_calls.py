@@ -26,10 +26,11 @@ boto3 call in reachable code, which is the direction that breaks a deploy.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 from botocore import xform_name
@@ -122,56 +123,91 @@ def _literal(node: ast.expr | None) -> str | None:
 
 
 def _scan(path: Path, root: Path, package: str) -> ModuleFacts:
-    name = _module_name(path, root)
-    facts = ModuleFacts(name, path)
+    scanner = _Scanner(ModuleFacts(_module_name(path, root), path), package)
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    is_package = path.name == "__init__.py"
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            facts.imports |= {a.name for a in node.names if a.name.split(".")[0] == package}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = name.split(".")
-                anchor = anchor if is_package else anchor[:-1]
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
-            if base.split(".")[0] == package:
-                facts.imports.add(base)
-                facts.imports |= {f"{base}.{a.name}" for a in node.names}
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            attr = node.func.attr
-            first = node.args[0] if node.args else None
-            if attr in ("client", "resource") and (first is not None or node.keywords):
-                service = _literal(first) or _literal(
-                    next((k.value for k in node.keywords if k.arg == "service_name"), None)
-                )
-                if service:
-                    facts.services.add(service)
-                elif not (name == f"{package}.aws" and attr == "client"):
-                    facts.dynamic_clients.append(f"{path.name}:{node.lineno}")
-            elif attr == "get_paginator" and _literal(first):
-                facts.paginated.add(str(_literal(first)))
-            elif attr == "get_waiter" and _literal(first):
-                facts.waited.add(str(_literal(first)))
-            elif attr == "route":
-                facts.declares_routes = True
-            else:
-                facts.methods.add(attr)
-        if isinstance(node, ast.Call):
-            # An operation named by a string: getattr(client, "op"), a helper("op", ...).
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                text = _literal(arg)
-                if text and text.isidentifier():
-                    facts.methods.add(text)
-        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-            facts.methods.add(node.attr)  # a bound method passed on, called elsewhere
-        if isinstance(node, ast.FunctionDef):
-            for deco in node.decorator_list:
-                target = deco.func if isinstance(deco, ast.Call) else deco
-                if isinstance(target, ast.Attribute) and target.attr == "route":
-                    facts.declares_routes = True
-    return facts
+        visit = _VISITORS.get(type(node))
+        if visit is not None:
+            visit(scanner, node)
+    return scanner.facts
+
+
+@dataclass
+class _Scanner:
+    """Collects one module's facts, one handler per kind of AST node that carries any."""
+
+    facts: ModuleFacts
+    package: str
+
+    def imported(self, node: ast.Import) -> None:
+        package = self.package
+        self.facts.imports |= {a.name for a in node.names if a.name.split(".")[0] == package}
+
+    def imported_from(self, node: ast.ImportFrom) -> None:
+        base = node.module or ""
+        if node.level:
+            base = self._relative(node.level, base)
+        if base.split(".")[0] == self.package:
+            self.facts.imports.add(base)
+            self.facts.imports |= {f"{base}.{a.name}" for a in node.names}
+
+    def _relative(self, level: int, base: str) -> str:
+        """``from ..x import y`` inside this module → the absolute module name."""
+        anchor = self.facts.name.split(".")
+        anchor = anchor if self.facts.path.name == "__init__.py" else anchor[:-1]
+        anchor = anchor[: len(anchor) - (level - 1)]
+        return ".".join([*anchor, base] if base else anchor)
+
+    def called(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute):
+            self._method_call(node, node.func.attr)
+        # An operation named by a string: getattr(client, "op"), a helper("op", ...).
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            text = _literal(arg)
+            if text and text.isidentifier():
+                self.facts.methods.add(text)
+
+    def _method_call(self, node: ast.Call, attr: str) -> None:
+        facts = self.facts
+        first = node.args[0] if node.args else None
+        if attr in ("client", "resource") and (first is not None or node.keywords):
+            self._client(node, attr, first)
+        elif attr == "get_paginator" and _literal(first):
+            facts.paginated.add(str(_literal(first)))
+        elif attr == "get_waiter" and _literal(first):
+            facts.waited.add(str(_literal(first)))
+        elif attr == "route":
+            facts.declares_routes = True
+        else:
+            facts.methods.add(attr)
+
+    def _client(self, node: ast.Call, attr: str, first: ast.expr | None) -> None:
+        service = _literal(first) or _literal(
+            next((k.value for k in node.keywords if k.arg == "service_name"), None)
+        )
+        if service:
+            self.facts.services.add(service)
+        elif not (self.facts.name == f"{self.package}.aws" and attr == "client"):
+            self.facts.dynamic_clients.append(f"{self.facts.path.name}:{node.lineno}")
+
+    def attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.facts.methods.add(node.attr)  # a bound method passed on, called elsewhere
+
+    def function(self, node: ast.FunctionDef) -> None:
+        for deco in node.decorator_list:
+            target = deco.func if isinstance(deco, ast.Call) else deco
+            if isinstance(target, ast.Attribute) and target.attr == "route":
+                self.facts.declares_routes = True
+
+
+_VISITORS: dict[type[ast.AST], Callable[[_Scanner, Any], None]] = {
+    ast.Import: _Scanner.imported,
+    ast.ImportFrom: _Scanner.imported_from,
+    ast.Call: _Scanner.called,
+    ast.Attribute: _Scanner.attribute,
+    ast.FunctionDef: _Scanner.function,
+}
 
 
 @dataclass
@@ -251,7 +287,9 @@ def discover(root: Path = REPO_ROOT, package: str = "chalicelib") -> CodeCalls:
         found: dict[str, set[str]] = {}
         for module in sorted(reachable):
             f = facts[module]
-            problems += [f"{function}: client with a non-literal service at {d}" for d in f.dynamic_clients]
+            problems += [
+                f"{function}: client with a non-literal service at {d}" for d in f.dynamic_clients
+            ]
             for service in sorted(services):
                 if service not in IAM_PREFIX:
                     problems.append(f"{function}: service {service!r} has no IAM prefix mapping")

@@ -1,74 +1,95 @@
-"""The exactly-once rules, exercised on an in-memory copy of the three tables.
+"""The exactly-once rules, driven through the consume handler against the tables' twin.
 
-The world below applies a plan the way the consumer does (content, then
-authors) and can "crash" between the two phases. Every scenario is compared
-with one in-order, crash-free delivery of the same batches, table by table,
-and against ground truth computed from the stream itself (which tweets were
-posted and deleted), so a rule that is consistently wrong still fails.
+Each delivery runs ``chalicelib.consumer.handle_batch`` (transform, the
+strongly consistent read with its projection, ``ledger.plan``, the two write
+phases) against the in-memory twin of the tables, whose contract suite also
+runs against DynamoDB. An invocation can "crash" between the two phases.
+Every scenario is compared with one in-order, crash-free delivery of the same
+batches, table by table, and against ground truth computed from the stream
+itself (which tweets were posted and deleted), so a rule that is consistently
+wrong still fails.
 """
 
 from __future__ import annotations
 
-import copy
 import random
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from chalicelib.config import Settings
+from chalicelib.consumer import handle_batch
 from chalicelib.enrich import transform
 from chalicelib.hashing import hash_line
-from chalicelib.ledger import authors_to_read, hours_of, plan
+from chalicelib.ledger_repository import TableNames
 from tests.envelopes import delete_envelope, tweet_envelope
-from tweetlake_local.kinesis_events import kinesis_record
+from tests.support.memory_repository import InMemoryLedgerRepository, InvocationDiedError
+from tweetlake_local.kinesis_events import kinesis_event, kinesis_record
 
 STREAM = "tweetlake-test"
 NOW = "2026-11-24T08:00:00.000Z"
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
+SETTINGS = Settings(
+    stage="test",
+    region="us-east-1",
+    stream_name=STREAM,
+    tweets_table="tweets",
+    authors_table="authors",
+    state_table="state",
+    lake_bucket="tweetlake-test-lake",
+    source="synthetic",
+)
+TABLES = TableNames.of(SETTINGS)
 
 Batch = list[dict[str, Any]]
 
 
-@dataclass
 class World:
-    tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    authors: dict[str, dict[str, Any]] = field(default_factory=dict)
-    hours: set[str] = field(default_factory=set)
+    """The three tables (the twin) behind the real consume handler.
 
-    def apply(self, records: Batch, *, crash: bool = False) -> Counter[str]:
-        batch = transform(records, NOW)
-        assert not batch.quarantine
-        tweets = {
-            r.hash_line: copy.deepcopy(self.tweets[r.hash_line])
-            for r in batch.records
-            if r.hash_line in self.tweets
-        }
-        wanted = authors_to_read(batch, tweets)
-        authors = {a: copy.deepcopy(self.authors[a]) for a in wanted if a in self.authors}
-        result = plan(
-            batch,
-            tweets,
-            authors,
-            self.hours & hours_of(batch),
-            tweets_table="tweets",
-            state_table="state",
-            processed_at=NOW,
+    The twin refuses a write phase that names one key twice, as ``BatchWriteItem``
+    does, so every delivery also checks one put per key per batch and phase.
+    """
+
+    def __init__(self) -> None:
+        self.repo = InMemoryLedgerRepository(TABLES)
+
+    def apply(self, records: Batch) -> dict[str, int]:
+        """One invocation of the consume function on ``records``; its counts."""
+        counts = self._consume(records)
+        assert counts["quarantined"] == 0
+        return counts
+
+    def crash(self, records: Batch) -> None:
+        """An invocation that dies after the content phase, before the author phase."""
+        assert not transform(records, NOW).quarantine
+        self.repo.die_after(1)
+        with pytest.raises(InvocationDiedError):
+            self._consume(records)
+
+    def _consume(self, records: Batch) -> dict[str, int]:
+        return handle_batch(
+            kinesis_event(records),
+            settings=SETTINGS,
+            repository=self.repo,
+            clock=lambda: NOW,
+            sink=lambda _: None,
         )
-        keys = [item.get("hash_line") or item.get("sk") for _, item in result.content]
-        assert len(keys) == len(set(keys)), "one put per key per batch"
-        for table, item in result.content:
-            if table == "tweets":
-                self.tweets[item["hash_line"]] = copy.deepcopy(item)
-            else:
-                self.hours.add(item["sk"])
-        if not crash:
-            for item in result.authors:
-                self.authors[item["author_id"]] = copy.deepcopy(item)
-        return result.counts
+
+    @property
+    def tweets(self) -> dict[str, dict[str, Any]]:
+        return {item["hash_line"]: item for item in self.repo.items(TABLES.tweets)}
+
+    @property
+    def authors(self) -> dict[str, dict[str, Any]]:
+        return {item["author_id"]: item for item in self.repo.items(TABLES.authors)}
+
+    @property
+    def hours(self) -> set[str]:
+        return {item["sk"] for item in self.repo.items(TABLES.state) if item["pk"] == "hours"}
 
     def snapshot(self) -> tuple[Any, ...]:
-        return (copy.deepcopy(self.tweets), copy.deepcopy(self.authors), set(self.hours))
+        return (self.tweets, self.authors, self.hours)
 
 
 def record(envelope: dict[str, Any], shard: str, seq: int) -> dict[str, Any]:
@@ -181,7 +202,7 @@ def test_crash_between_phases_then_retry_is_exact() -> None:
     clean = World()
     clean.apply(batch)
     crashed = World()
-    crashed.apply(batch, crash=True)
+    crashed.crash(batch)
     counts = crashed.apply(batch)
     assert counts["recovered"] >= 1
     assert crashed.snapshot() == clean.snapshot()
@@ -285,7 +306,7 @@ def test_interleaving_replays_and_crashes_match_in_order(seed: int) -> None:
     for batch in interleave(rng, stream):
         roll = rng.random()
         if roll < 0.3:
-            world.apply(batch, crash=True)  # the invocation dies after the content phase
+            world.crash(batch)  # the invocation dies after the content phase
         world.apply(batch)
         if roll > 0.7:
             world.apply(batch)  # delivered again

@@ -21,7 +21,9 @@ def terraform_binary() -> str:
     return found
 
 
-def run(args: list[str], cwd: Path, cli_config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, cli_config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``terraform <args>`` offline: no checkpoint calls, no colours, no prompts."""
     env = {
         **os.environ,

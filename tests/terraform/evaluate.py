@@ -70,9 +70,7 @@ def _trees(node: Tree) -> list[Tree]:
 
 
 def _attributes_of(body: Tree) -> list[Tree]:
-    return [
-        _trees(c)[-1] for c in body.children if isinstance(c, Tree) and c.data == "attribute"
-    ]
+    return [_trees(c)[-1] for c in body.children if isinstance(c, Tree) and c.data == "attribute"]
 
 
 def _name(node: Tree) -> str:
@@ -366,7 +364,7 @@ class Evaluator:
         parts = _trees(node)
         intro = parts[0]
         names = [_name(t) for t in _trees(intro) if t.data == "identifier"]
-        collection = [t for t in _trees(intro) if t.data != "identifier"][0]
+        collection = next(t for t in _trees(intro) if t.data != "identifier")
         condition = None
         if parts[-1].data == "for_cond":
             condition = _trees(parts[-1])[0]

@@ -33,7 +33,9 @@ def _block_labels(block: Tree) -> list[str]:
         if child.data == "identifier":
             labels.append(str(child.children[0]))
         elif child.data == "string":
-            labels.append("".join(str(p.children[0]) for p in child.children if isinstance(p, Tree)))
+            labels.append(
+                "".join(str(p.children[0]) for p in child.children if isinstance(p, Tree))
+            )
         elif child.data == "body":
             break
     return labels

@@ -43,49 +43,71 @@ def _unwind(node: Tree) -> tuple[Tree, list[str], list[Tree]]:
         node = base
 
 
-def expression_refs(node: Tree, scope: frozenset[str], file: str) -> Iterator[Reference]:
-    data = node.data
-    if data in ("get_attr_expr_term", "index_expr_term"):
-        root, names, indexes = _unwind(node)
-        if root.data == "identifier":
-            name = _name(root)
-            if name not in scope:
-                line = getattr(root.meta, "line", 0) if not root.meta.empty else 0
-                yield Reference(name, tuple(names), file, line)
-        else:
-            yield from expression_refs(root, scope, file)
-        for index in indexes:
-            yield from expression_refs(index, scope, file)
-        return
-    if data == "identifier":
-        name = _name(node)
+def _traversal_refs(node: Tree, scope: frozenset[str], file: str) -> Iterator[Reference]:
+    """``a.b[c].d``: the root is the reference, the indexes are expressions of their own."""
+    root, names, indexes = _unwind(node)
+    if root.data == "identifier":
+        name = _name(root)
         if name not in scope:
-            line = node.meta.line if not node.meta.empty else 0
-            yield Reference(name, (), file, line)
-        return
-    if data in ("for_tuple_expr", "for_object_expr"):
-        parts = _trees(node)
-        intro = parts[0]
-        bound = frozenset(_name(t) for t in _trees(intro) if t.data == "identifier")
-        for t in _trees(intro):
-            if t.data != "identifier":
-                yield from expression_refs(t, scope, file)
-        for t in parts[1:]:
-            yield from expression_refs(t, scope | bound, file)
-        return
-    if data == "function_call":
-        for t in _trees(node)[1:]:
+            line = getattr(root.meta, "line", 0) if not root.meta.empty else 0
+            yield Reference(name, tuple(names), file, line)
+    else:
+        yield from expression_refs(root, scope, file)
+    for index in indexes:
+        yield from expression_refs(index, scope, file)
+
+
+def _identifier_refs(node: Tree, scope: frozenset[str], file: str) -> Iterator[Reference]:
+    name = _name(node)
+    if name not in scope:
+        line = node.meta.line if not node.meta.empty else 0
+        yield Reference(name, (), file, line)
+
+
+def _for_refs(node: Tree, scope: frozenset[str], file: str) -> Iterator[Reference]:
+    """A ``for`` expression binds its names for the body, not for the collection."""
+    parts = _trees(node)
+    intro = parts[0]
+    bound = frozenset(_name(t) for t in _trees(intro) if t.data == "identifier")
+    for t in _trees(intro):
+        if t.data != "identifier":
             yield from expression_refs(t, scope, file)
-        return
-    if data == "object_elem":
-        key, value = _trees(node)
-        key_expr = _trees(key)[0] if _trees(key) else key
-        is_bare = key_expr.data == "identifier" or (
-            key_expr.data == "expr_term" and _trees(key_expr)[0].data == "identifier"
-        )
-        if not is_bare:
-            yield from expression_refs(key, scope, file)
-        yield from expression_refs(value, scope, file)
+    for t in parts[1:]:
+        yield from expression_refs(t, scope | bound, file)
+
+
+def _call_refs(node: Tree, scope: frozenset[str], file: str) -> Iterator[Reference]:
+    for t in _trees(node)[1:]:  # the first child is the function's name
+        yield from expression_refs(t, scope, file)
+
+
+def _object_elem_refs(node: Tree, scope: frozenset[str], file: str) -> Iterator[Reference]:
+    """A bare key (``{ name = … }``) is a literal, not a reference."""
+    key, value = _trees(node)
+    key_expr = _trees(key)[0] if _trees(key) else key
+    is_bare = key_expr.data == "identifier" or (
+        key_expr.data == "expr_term" and _trees(key_expr)[0].data == "identifier"
+    )
+    if not is_bare:
+        yield from expression_refs(key, scope, file)
+    yield from expression_refs(value, scope, file)
+
+
+_EXPRESSIONS = {
+    "get_attr_expr_term": _traversal_refs,
+    "index_expr_term": _traversal_refs,
+    "identifier": _identifier_refs,
+    "for_tuple_expr": _for_refs,
+    "for_object_expr": _for_refs,
+    "function_call": _call_refs,
+    "object_elem": _object_elem_refs,
+}
+
+
+def expression_refs(node: Tree, scope: frozenset[str], file: str) -> Iterator[Reference]:
+    handler = _EXPRESSIONS.get(node.data)
+    if handler is not None:
+        yield from handler(node, scope, file)
         return
     for child in _trees(node):
         yield from expression_refs(child, scope, file)

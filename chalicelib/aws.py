@@ -39,6 +39,42 @@ def client(service: str, region: str) -> Any:
     return found
 
 
+# AWS error codes that mean "slow down / try again", not "your request is wrong"
+# (DynamoDB's and Kinesis's; botocore's own retries have run before one reaches us).
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalFailureException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "KMSThrottlingException",
+    }
+)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (None for anything else)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling and unavailability errors, and lost connections, are worth a retry."""
+    if error_code(exc) in RETRYABLE_ERROR_CODES:
+        return True
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    return isinstance(exc, ConnectionClosedError | EndpointConnectionError | ReadTimeoutError)
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key-or-prefix`` → ``(bucket, key)``, the key possibly empty.
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.aws import RETRYABLE_ERROR_CODES, error_code
 from chalicelib.retry import Backoff, RetriesExhaustedError
 
 log = logging.getLogger(__name__)
@@ -46,22 +47,6 @@ MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
 DEFAULT_LINGER_S = 0.5
 DEFAULT_MAX_PENDING = 10 * MAX_RECORDS_PER_CALL
-
-# Whole-call errors worth retrying with our backoff (botocore's own retries have
-# already run by the time one reaches us). Anything else, e.g. a missing stream
-# or a validation error, is a bug or a bad deploy: raise at once.
-RETRYABLE_CALL_ERRORS = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "LimitExceededException",
-        "ThrottlingException",
-        "InternalFailure",
-        "InternalFailureException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "KMSThrottlingException",
-    }
-)
 
 
 class UnsendableRecordError(ValueError):
@@ -278,9 +263,9 @@ class KinesisProducer:
                 Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in batch],
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code not in RETRYABLE_CALL_ERRORS:
-                raise
+            code = error_code(exc) or ""
+            if code not in RETRYABLE_ERROR_CODES:
+                raise  # a missing stream or a validation error is a bug or a bad deploy
             self.stats.errors[code] += len(batch)
             log.warning("PutRecords call failed with %s; retrying %d records", code, len(batch))
             return batch

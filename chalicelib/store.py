@@ -25,24 +25,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.aws import is_transient
 from chalicelib.retry import Backoff, RetriesExhaustedError
 
 MAX_WRITE_ITEMS = 25
 MAX_GET_KEYS = 100
 # DynamoDB's item limit is 400 KB (409,600 bytes); moto enforces 400,000, so do we.
 MAX_ITEM_BYTES = 400_000
-
-# Error codes that mean "slow down / try again", not "your request is wrong".
-RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "LimitExceededException",
-    }
-)
 
 Key = dict[str, Any]
 Item = dict[str, Any]
@@ -147,23 +136,6 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Throttling ClientErrors and connection-level botocore errors are worth a retry."""
-    if _error_code(exc) in RETRYABLE_CODES:
-        return True
-    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
-
-    return isinstance(exc, ConnectionClosedError | EndpointConnectionError | ReadTimeoutError)
-
-
 @dataclass
 class DynamoRepository:
     """Batched, retried access to DynamoDB through an injected low-level client."""
@@ -177,7 +149,7 @@ class DynamoRepository:
         try:
             response: dict[str, Any] = getattr(self.client, operation)(**kwargs)
         except Exception as exc:
-            if not _is_transient(exc):
+            if not is_transient(exc):
                 raise
             if self.backoff.exhausted(attempt + 1):
                 raise RetriesExhaustedError(

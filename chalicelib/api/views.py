@@ -21,6 +21,7 @@ from chalicelib.api import params, shape
 from chalicelib.api.errors import ApiError, bad_request, error, error_response, json_response
 from chalicelib.api.keys import high_for_until
 from chalicelib.api.store import Page, Reader
+from chalicelib.aws import RETRYABLE_ERROR_CODES, error_code
 from chalicelib.config import ConfigError, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,8 @@ CACHE_USER = "public, max-age=30"
 
 LIST_PARAMS = ("limit", "cursor", "since", "until")
 
-# DynamoDB error codes that mean "try again later", not "your request is wrong".
-_RETRYABLE = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ResourceNotFoundException",
-}
+# A 503 for whatever may pass: throttling, and a table missing while a deploy creates it.
+_UNAVAILABLE = RETRYABLE_ERROR_CODES | {"ResourceNotFoundException"}
 
 View = Callable[..., Response]
 
@@ -67,8 +61,8 @@ def answer(view: View) -> View:
         except ConfigError as exc:
             return error(503, "misconfigured", str(exc))
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code not in _RETRYABLE:
+            code = error_code(exc) or ""
+            if code not in _UNAVAILABLE:
                 log.exception("dynamodb refused a request: %s", code)
                 return error(500, "internal", "the server failed to answer; this is not your fault")
             log.warning("dynamodb unavailable: %s", code)

@@ -111,8 +111,10 @@ def test_stops_before_the_deadline_with_everything_read_in_the_stream(
 def test_runs_through_the_chalice_test_client(
     aws: AwsHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The test client's context gives 3 s; a 2 s margin stops the run about 1 s in and
-    leaves 2 s of real time to flush on a loaded machine."""
+    """The wiring: the scheduled function runs the real ingest with the test client's
+    Lambda context (3 s) and stops reading at its safety margin (2 s). That the run then
+    ends before the timeout is asserted where the clock is injected (test_live_ingest),
+    so nothing here depends on how busy the machine is."""
     monkeypatch.setenv("TWEETLAKE_SYNTHETIC_RATE", "0")
     monkeypatch.setenv("TWEETLAKE_SAFETY_MARGIN_S", "2")
     with Client(app, stage_name="dev") as client:
@@ -120,7 +122,6 @@ def test_runs_through_the_chalice_test_client(
     assert summary["stopped_by"] == "deadline"
     assert summary["received"] > 0
     assert len(stream_records(aws)) == summary["sent"] > 0
-    assert summary["duration_s"] < 3
 
 
 def test_partial_failures_lose_nothing_and_reorder_nothing(aws: AwsHarness) -> None:

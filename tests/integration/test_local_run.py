@@ -68,6 +68,14 @@ class LocalRun:
     proc: subprocess.Popen[str]
     home: Path
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def finish(self, timeout_s: float) -> int:
+        """Wait for the exit and for the reader to take every line (EOF), however slow."""
+        code = self.proc.wait(timeout_s)
+        if self.reader is not None:
+            self.reader.join(timeout_s)
+        return code
 
     def banner_port(self, name: str) -> int | None:
         """The port the banner shows for ``name`` ("api", "aws"); None before it is printed."""
@@ -157,7 +165,8 @@ def start_local(
         for line in proc.stdout:
             run.lines.append(line.rstrip("\n"))
 
-    threading.Thread(target=read, daemon=True).start()
+    run.reader = threading.Thread(target=read, daemon=True)
+    run.reader.start()
     return run
 
 
@@ -252,8 +261,7 @@ def test_local_mode_serves_tweets_fills_the_lake_and_stops_on_sigint(
     assert status == 200 and tweet["tweet_id"] == tweet_id
 
     run.proc.send_signal(signal.SIGINT)
-    assert run.proc.wait(60) == 0, run.output
-    time.sleep(0.2)  # the reader thread takes the last lines
+    assert run.finish(60) == 0, run.output
     assert run.lines[-1] == "stopped cleanly", run.output
     summary = run.summary()
     sent = int(summary["sent to stream"])
@@ -305,8 +313,7 @@ def test_until_drained_replay_prints_exact_counts(
         tmp_path / "home", "--replay", str(fixture), "--until-drained", "--flush-seconds", "60"
     )
     local_runs.append(run)
-    assert run.proc.wait(120) == 0, run.output
-    time.sleep(0.2)
+    assert run.finish(120) == 0, run.output
     summary = run.summary()
     assert {k: summary[k] for k in ("read", "sent to stream", "consumed", "stored")} == {
         "read": "9",
@@ -333,8 +340,7 @@ def test_refused_credentials_end_with_one_line(tmp_path: Path, local_runs: list[
         )
         run = start_local(tmp_path / "home", "--duration", "60", env=env)
         local_runs.append(run)
-        assert run.proc.wait(90) == 2, run.output
-    time.sleep(0.2)
+        assert run.finish(90) == 2, run.output
     assert run.lines[-1].startswith("error: X refused the bearer token (TWITTER_BEARER_TOKEN")
     assert "HTTP 401" in run.lines[-1]
     assert "a-revoked-token" not in run.output
@@ -371,8 +377,7 @@ def test_taken_default_ports_move_to_free_ones(tmp_path: Path, local_runs: list[
         assert f"{run.api} ({api_held} was taken)   try: curl {run.api}/health" in run.output
         assert run.banner_line("aws").endswith(f":{run.aws_port} ({aws_held} was taken)")
         run.proc.send_signal(signal.SIGINT)
-        assert run.proc.wait(60) == 0, run.output
-    time.sleep(0.2)
+        assert run.finish(60) == 0, run.output
     assert run.lines[-1] == "stopped cleanly", run.output
     assert_nothing_left(run)
 

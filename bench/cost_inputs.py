@@ -46,6 +46,7 @@ from tweetlake_local.cost import (
 )
 from tweetlake_local.emulator import aws_environment
 from tweetlake_local.firehose import StreamRecord, gzip_lines, parquet_rows
+from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
 from tweetlake_local.parquet import lake_schema
 from tweetlake_local.sample import sample_envelopes
 from tweetlake_local.sql import PARTITION_COLUMNS, named_queries, referenced_columns
@@ -87,8 +88,7 @@ def lambda_event(envelopes: list[dict[str, Any]], first_seq: int, arn: str) -> d
                 "ApproximateArrivalTimestamp": now,
             }
         )
-    region = arn.split(":")[3]
-    return kinesis_event(records, SHARD, arn, region)
+    return kinesis_event(records, SHARD, arn)
 
 
 def scan(client: Any, table: str) -> list[dict[str, Any]]:
@@ -116,7 +116,7 @@ def measure_consumer(envelopes: list[dict[str, Any]]) -> dict[str, Any]:
 
         settings = load_settings(dict(os.environ))
         create_resources(settings)
-        arn = f"arn:aws:kinesis:{settings.region}:123456789012:stream/{settings.stream_name}"
+        arn = kinesis_stream_arn(settings.stream_name, settings.region)
         dynamodb = aws.client("dynamodb", settings.region)
         log: list[str] = []
         per_size: dict[int, dict[str, float]] = {}

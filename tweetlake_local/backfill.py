@@ -12,7 +12,6 @@ object to resume from (``--start-after``).
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import re
@@ -26,8 +25,9 @@ from typing import Any, Protocol
 from chalicelib.aws import split_s3_uri
 from chalicelib.retry import Backoff
 from tweetlake_local.firehose import RAW_PREFIX
+from tweetlake_local.kinesis_events import lambda_record
+from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
 from tweetlake_local.poller import (
-    ACCOUNT_ID,
     BatchFailedError,
     Handler,
     invoke_with_retry,
@@ -126,7 +126,6 @@ def backfill_event(
     first_line: int,
     key: str,
     stream_arn: str,
-    region: str,
     arrival: float,
 ) -> dict[str, Any]:
     """A Lambda Kinesis event for some lines of one raw object.
@@ -138,22 +137,15 @@ def backfill_event(
     shard_id = "shardId-backfill-" + hashlib.sha256(key.encode()).hexdigest()[:12]
     return {
         "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": "backfill",
-                    "sequenceNumber": str(first_line + i),
-                    "data": base64.b64encode(line).decode("ascii"),
-                    "approximateArrivalTimestamp": arrival,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard_id}:{first_line + i}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT_ID}:role/tweetlake-backfill",
-                "awsRegion": region,
-                "eventSourceARN": stream_arn,
-            }
+            lambda_record(
+                line,
+                shard=shard_id,
+                sequence=first_line + i,
+                partition_key="backfill",
+                arrival=arrival,
+                stream_arn=stream_arn,
+                role="tweetlake-backfill",
+            )
             for i, line in enumerate(lines)
         ]
     }
@@ -196,7 +188,7 @@ def backfill(
     """Feed every raw record, in order, to ``consumer``; returns what was fed."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    arn = stream_arn or f"arn:aws:kinesis:{region}:{ACCOUNT_ID}:stream/tweetlake-backfill"
+    arn = stream_arn or kinesis_stream_arn("tweetlake-backfill", region)
     retry = retry or Backoff(base_s=0.5, cap_s=10, max_attempts=5)
     summary = BackfillSummary()
     current, done = None, start_after
@@ -205,9 +197,7 @@ def backfill(
             done, current = current or done, key
             summary.objects += 1
         arrival = _arrival(key)
-        event = backfill_event(
-            lines, first_line, key, arn, region, clock() if arrival is None else arrival
-        )
+        event = backfill_event(lines, first_line, key, arn, clock() if arrival is None else arrival)
         try:
             invoke_with_retry(consumer, event, retry)
         except BatchFailedError as exc:

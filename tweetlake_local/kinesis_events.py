@@ -1,9 +1,9 @@
-"""Lambda-shaped Kinesis events, built by hand.
+"""Lambda-shaped Kinesis events, built by hand: the one home of that shape.
 
 ``chalice.test.Client``'s ``generate_kinesis_event`` gives every record the same
 sequence number and a fixed stream name; the consumer's exactly-once
-bookkeeping needs real, increasing sequence numbers per shard. Tests, the
-benchmark and the local mode's poller build events here.
+bookkeeping needs real, increasing sequence numbers per shard. The local
+mode's poller, backfill, redrive, the benchmarks and the tests build events here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,35 @@ DEFAULT_ACCOUNT = "123456789012"
 
 def stream_arn(stream: str, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> str:
     return f"arn:aws:kinesis:{region}:{account}:stream/{stream}"
+
+
+def lambda_record(
+    data: bytes,
+    *,
+    shard: str,
+    sequence: int | str,
+    partition_key: str,
+    arrival: float,
+    stream_arn: str,
+    role: str,
+) -> dict[str, Any]:
+    """One record as Lambda's Kinesis event source mapping delivers it."""
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": str(sequence),
+            "data": base64.b64encode(data).decode("ascii"),
+            "approximateArrivalTimestamp": arrival,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard}:{sequence}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/{role}",
+        "awsRegion": stream_arn.split(":")[3],
+        "eventSourceARN": stream_arn,
+    }
 
 
 def kinesis_record(
@@ -40,22 +69,18 @@ def kinesis_record(
         data = envelope_bytes(data)  # as the producer writes it
     if isinstance(data, str):
         data = data.encode("utf-8")
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": partition_key,
-            "sequenceNumber": str(sequence),
-            "data": encoded if encoded is not None else base64.b64encode(data).decode("ascii"),
-            "approximateArrivalTimestamp": arrival,
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard}:{sequence}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/tweetlake-consume",
-        "awsRegion": region,
-        "eventSourceARN": stream_arn(stream, region),
-    }
+    record = lambda_record(
+        data,
+        shard=shard,
+        sequence=sequence,
+        partition_key=partition_key,
+        arrival=arrival,
+        stream_arn=stream_arn(stream, region),
+        role="tweetlake-consume",
+    )
+    if encoded is not None:
+        record["kinesis"]["data"] = encoded
+    return record
 
 
 def kinesis_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tweetlake_local.firehose import DEFAULT_LAKE_DIR
+from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
 
 
 def sql_command(args: argparse.Namespace) -> int:
@@ -64,7 +65,7 @@ def backfill_command(args: argparse.Namespace) -> int:
         from tweetlake_local.poller import consumer_batch_settings
 
         batch_size = consumer_batch_settings()[0]
-    stream_arn = f"arn:aws:kinesis:{settings.region}:123456789012:stream/{settings.stream_name}"
+    stream_arn = kinesis_stream_arn(settings.stream_name, settings.region)
     try:
         zone = open_zone(args.source)
         summary = backfill(
@@ -149,7 +150,7 @@ def redrive_command(args: argparse.Namespace) -> int:
 
         consumer = handle_batch
         producer = KinesisProducer(aws.client("kinesis", settings.region), settings.stream_name)
-    stream_arn = f"arn:aws:kinesis:{settings.region}:123456789012:stream/{settings.stream_name}"
+    stream_arn = kinesis_stream_arn(settings.stream_name, settings.region)
     try:
         zone = open_quarantine(args.source, aws.client("s3", settings.region))
         summary = redrive(
@@ -157,7 +158,6 @@ def redrive_command(args: argparse.Namespace) -> int:
             consumer=consumer,
             producer=producer,
             batch_size=batch_size,
-            region=settings.region,
             stream_arn=stream_arn,
             reason=args.reason,
         )

@@ -15,7 +15,6 @@ skipped, and the shard waits, exactly why the consumer must not raise on bad dat
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 
 from chalicelib.retry import Backoff
 from tweetlake_local.firehose import Delivery, StreamRecord
+from tweetlake_local.kinesis_events import lambda_record
 
 log = logging.getLogger(__name__)
 
@@ -177,28 +177,19 @@ def _arrival(record: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(float(stamp), tz=UTC)
 
 
-def kinesis_event(
-    records: list[dict[str, Any]], shard_id: str, stream_arn: str, region: str
-) -> dict[str, Any]:
+def kinesis_event(records: list[dict[str, Any]], shard_id: str, stream_arn: str) -> dict[str, Any]:
     """A Lambda Kinesis event for GetRecords output, shaped as AWS delivers it."""
     return {
         "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r["PartitionKey"],
-                    "sequenceNumber": r["SequenceNumber"],
-                    "data": base64.b64encode(r["Data"]).decode("ascii"),
-                    "approximateArrivalTimestamp": _arrival(r).timestamp(),
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard_id}:{r['SequenceNumber']}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT_ID}:role/tweetlake-local-consumer",
-                "awsRegion": region,
-                "eventSourceARN": stream_arn,
-            }
+            lambda_record(
+                r["Data"],
+                shard=shard_id,
+                sequence=r["SequenceNumber"],
+                partition_key=r["PartitionKey"],
+                arrival=_arrival(r).timestamp(),
+                stream_arn=stream_arn,
+                role="tweetlake-local-consumer",
+            )
             for r in records
         ]
     }
@@ -375,7 +366,7 @@ class EventSourceMapping:
         return batch
 
     def _invoke(self, shard_id: str, batch: list[dict[str, Any]]) -> bool:
-        event = kinesis_event(batch, shard_id, self.reader.stream_arn, self.region)
+        event = kinesis_event(batch, shard_id, self.reader.stream_arn)
 
         def on_error(attempt: int, exc: BaseException) -> None:
             self.stats.failed_attempts += 1

@@ -42,8 +42,8 @@ from chalicelib.normalize import normalize_line
 from chalicelib.producer import UnsendableRecordError
 from chalicelib.retry import Backoff
 from tweetlake_local.backfill import RawZone, S3Zone
+from tweetlake_local.kinesis_events import lambda_record
 from tweetlake_local.poller import (
-    ACCOUNT_ID,
     BatchFailedError,
     Handler,
     invoke_with_retry,
@@ -95,27 +95,20 @@ def entries(zone: RawZone, key: str) -> Iterator[Entry]:
         yield Entry(key, number, str(doc.get("reason", "")), data, doc.get("approximate_arrival"))
 
 
-def redrive_event(batch: list[Entry], stream_arn: str, region: str) -> dict[str, Any]:
+def redrive_event(batch: list[Entry], stream_arn: str) -> dict[str, Any]:
     """A Kinesis event; the pseudo shard names the object, sequence numbers its lines."""
     shard = "shardId-redrive-" + hashlib.sha256(batch[0].key.encode()).hexdigest()[:12]
     return {
         "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": "redrive",
-                    "sequenceNumber": str(entry.line),
-                    "data": base64.b64encode(entry.data).decode("ascii"),
-                    "approximateArrivalTimestamp": 0.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"{shard}:{entry.line}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT_ID}:role/tweetlake-redrive",
-                "awsRegion": region,
-                "eventSourceARN": stream_arn,
-            }
+            lambda_record(
+                entry.data,
+                shard=shard,
+                sequence=entry.line,
+                partition_key="redrive",
+                arrival=0.0,
+                stream_arn=stream_arn,
+                role="tweetlake-redrive",
+            )
             for entry in batch
         ]
     }
@@ -127,7 +120,6 @@ def redrive(
     consumer: Handler | None,
     producer: Any | None,
     batch_size: int,
-    region: str,
     stream_arn: str,
     reason: str | None = None,
     retry: Backoff | None = None,
@@ -150,7 +142,7 @@ def redrive(
                 summary.to_consumer += len(batch)
                 summary.batches += 1
                 if consumer is not None:
-                    event = redrive_event(batch, stream_arn, region)
+                    event = redrive_event(batch, stream_arn)
                     try:
                         invoke_with_retry(consumer, event, retry)
                     except BatchFailedError as exc:

@@ -97,7 +97,6 @@ def test_redrive_sends_each_origin_its_own_way(aws: AwsHarness) -> None:
         consumer=events.append,
         producer=producer,
         batch_size=500,
-        region=settings.region,
         stream_arn=arn,
     )
 
@@ -134,7 +133,6 @@ def test_redrive_reason_filter_and_real_consumer(aws: AwsHarness) -> None:
         consumer=handle_batch,
         producer=None,
         batch_size=500,
-        region=settings.region,
         stream_arn=f"arn:aws:kinesis:{settings.region}:123456789012:stream/{settings.stream_name}",
         reason="since fixed",
     )
@@ -173,6 +171,5 @@ def test_redrive_refuses_a_prefix_outside_the_quarantine(aws: AwsHarness) -> Non
             consumer=None,
             producer=None,
             batch_size=10,
-            region="us-east-1",
             stream_arn="arn",
         )

@@ -1,50 +1,47 @@
-"""Typed envelope decoding: JSON bytes → a valid envelope, in one pass in C.
+"""The consumer's decoder: JSON bytes → a valid envelope.
 
-The consumer's fast path. ``msgspec`` decodes each record straight into
-structs generated here from ``envelope_schema.json``, so the JSON grammar,
-the kinds (a tagged union on ``kind``), required fields, unknown fields,
-types, enums and the 64-bit range are all checked while parsing. Two things
-are left to a small function generated from the same file (``Codec.accepts``, by
-the generator :mod:`chalicelib.schema` uses for dicts),
-because ``msgspec`` runs its ``pattern`` constraints through Python's ``re``
-at ~0.5 µs a value: the decimal-id patterns (checked with ``str`` methods) and
-the timestamp format.
+``msgspec`` decodes each record straight into structs built here from
+``envelope_schema.json``, so the JSON grammar, the kinds (a tagged union on
+``kind``), required fields, unknown fields, types, enums and the 64-bit range
+are all checked while parsing, in C. The id patterns and the timestamp format
+are checked after, in Python, with the tests :func:`chalicelib.schema.text_check`
+gives ``validate`` too. msgspec's own ``pattern`` constraint searches rather than
+matches whole, and, measured on the benchmark's batch, took about 1 µs a record
+more than this check.
 
 The envelope's ``raw`` string (three quarters of a record's bytes) is the one
 field the consumer never stores, so it is decoded as ``msgspec.Raw``: its
 grammar is still checked (escapes, control characters, surrogate pairs) but
-no Python string is built for it. What skipping it does not check is UTF-8
-inside it, so a record that is not all ASCII is UTF-8-checked whole (the
-producer writes ASCII, see ``chalicelib.normalize.envelope_bytes``).
+no Python string is built for it. What skipping it leaves open is its type
+(checked after) and UTF-8 inside it, so a record that is not all ASCII is
+UTF-8-checked whole (the producer writes ASCII, see
+``chalicelib.normalize.envelope_bytes``).
 
 ``msgspec`` is imported on the first decode, not with the module: the API and
 the scheduler share ``app.py`` with the consumer and never decode a record, so
 they do not pay its ~9 ms of import on a cold start.
 
-Anything this path refuses is decided again by the reference path (standard
-library decoders plus :func:`chalicelib.schema.validate`), which words the
-quarantine reason; the fast path only ever accepts a subset of what the
-reference accepts (tests/unit/test_envelope_codec.py fuzzes the two against
-each other).
+The decoder only says yes or no. :mod:`chalicelib.enrich` words why a record
+was refused, with the standard library and :func:`chalicelib.schema.validate`
+(every violation, with its path); the tests hold the decoder and ``validate``
+to the same verdict on every record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from chalicelib.schema import (
     INT64_MAX,
     INT64_MIN,
-    AcceptsSource,
     FieldSpec,
+    TextCheck,
     kind_fields,
     load_schema,
+    text_check,
 )
-
-if TYPE_CHECKING:
-    import msgspec
 
 #: The field decoded as ``msgspec.Raw`` (kept as bytes, never turned into a str).
 RAW_FIELD = "raw"
@@ -97,54 +94,48 @@ class _Structs:
         return self.msgspec.defstruct(name, members, **_STRUCT_OPTIONS, **options)
 
 
-class _StructAcceptsSource(AcceptsSource):
-    """Text of the check for what the structs leave open: id patterns, timestamps, raw's type.
+def _raw_is_string(raw: Any) -> bool:
+    """A JSON string starts with a quote; ``msgspec.Raw`` takes any JSON value."""
+    return memoryview(raw)[:1] == b'"'
 
-    The same generator as :class:`chalicelib.schema.AcceptsSource` (same timestamp and
-    pattern conditions), walking attributes of a decoded struct instead of dict keys:
-    types, enums, ranges and unknown fields were already checked by the decoder.
+
+def _after_check(spec: FieldSpec) -> TextCheck | None:
+    """What a decoded value of ``spec`` must pass that its struct type did not check.
+
+    None when nothing: most fields are neither ids nor times, and hold none.
     """
-
-    def struct(self, fields: list[FieldSpec], var: str, indent: int) -> None:
-        for spec in fields:
-            if spec["name"] == RAW_FIELD:
-                # A JSON string starts with a quote; any other value is the wrong type.
-                self.emit(indent, f"if memoryview({var}.raw)[:1] != b'\"': return False")
-                continue
-            if not _needs_check(spec):
-                continue
-            item = self.name("v")
-            self.emit(indent, f"{item} = {var}.{spec['name']}")
-            if spec.get("required"):
-                self.value(spec, item, indent)
-            else:
-                self.emit(indent, f"if {item} is not None:")
-                self.value(spec, item, indent + 4)
-
-    def value(self, spec: FieldSpec, var: str, indent: int) -> None:
-        kind = spec["type"]
-        if kind == "array":
-            item = self.name("i")
-            self.emit(indent, f"for {item} in {var}:")
-            self.value(spec["items"], item, indent + 4)
-        elif kind == "struct":
-            self.struct(spec["fields"], var, indent)
-        else:
-            self.emit(indent, f"if {' or '.join(self.text_faults(spec, var))}: return False")
-
-
-def _needs_check(spec: FieldSpec) -> bool:
-    """Whether a field holds a timestamp or a pattern anywhere (what the decoder leaves open)."""
     kind = spec["type"]
-    if kind == "array":
-        return _needs_check(spec["items"])
     if kind == "struct":
-        return any(_needs_check(f) for f in spec["fields"])
-    return kind == "timestamp" or "pattern" in spec
+        steps = _steps(spec["fields"])
+        return _fields_check(steps) if steps else None
+    if kind == "array":
+        item = _after_check(spec["items"])
+        return None if item is None else lambda values: all(map(item, values))
+    return text_check(spec)
+
+
+def _steps(fields: list[FieldSpec]) -> list[tuple[str, TextCheck]]:
+    """(attribute, check) for each field that needs one (``raw``: its type)."""
+    return [
+        (spec["name"], check)
+        for spec in fields
+        if (check := _raw_is_string if spec["name"] == RAW_FIELD else _after_check(spec))
+    ]
+
+
+def _fields_check(steps: list[tuple[str, TextCheck]]) -> TextCheck:
+    def check_fields(value: Any) -> bool:
+        for name, check in steps:
+            item = getattr(value, name)
+            if item is not None and not check(item):
+                return False
+        return True
+
+    return check_fields
 
 
 class Codec:
-    """The decoder and the per-kind checks, built once per process from the schema file."""
+    """The decoder, built once per process from the schema file."""
 
     def __init__(self) -> None:
         import msgspec
@@ -160,9 +151,7 @@ class Codec:
         for struct in self.structs.values():
             union = struct if union is None else union | struct
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(union).decode
-        self.accepts = {
-            s: _StructAcceptsSource().compile(kind_fields(k)) for k, s in self.structs.items()
-        }
+        self.checks = {s: _fields_check(_steps(kind_fields(k))) for k, s in self.structs.items()}
         self.errors = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
         self.to_builtins: Callable[[Any], Any] = msgspec.to_builtins
         self.unset: msgspec.UnsetType = msgspec.UNSET
@@ -174,11 +163,9 @@ def codec() -> Codec:
 
 
 def decode_valid(data: bytes) -> tuple[str, dict[str, Any]] | None:
-    """``(kind, envelope without raw and without nulls)`` when ``data`` is a valid envelope.
+    """``(kind, envelope without raw and without nulls)``, or None: ``data`` is no envelope.
 
-    None means "not decided here": the caller runs the reference path, which
-    either accepts the record after all or says why not. Null optional fields
-    are left out of the dict, as the DynamoDB items leave them out.
+    Null optional fields are left out, as the DynamoDB items leave them out.
     """
     c = codec()
     try:
@@ -188,7 +175,7 @@ def decode_valid(data: bytes) -> tuple[str, dict[str, Any]] | None:
     except c.errors:
         return None
     struct = type(envelope)
-    if not c.accepts[struct](envelope):
+    if not c.checks[struct](envelope):
         return None
     envelope.raw = c.unset  # to_builtins leaves UNSET out
     return struct.__struct_config__.tag, c.to_builtins(envelope)

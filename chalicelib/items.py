@@ -7,6 +7,7 @@ tables and indexes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.hashing import hash_line
@@ -71,18 +72,19 @@ def _compact(value: dict[str, Any]) -> dict[str, Any]:
     return value.copy()
 
 
-def tweet_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
+def tweet_item(envelope: Mapping[str, Any], **enrichment: Any) -> dict[str, Any]:
     """A live tweet item from a valid tweet envelope plus enrichment fields.
 
-    Enrichment (``processed_at``, ``author_tweets_in_batch``, bookkeeping) is
-    passed by the consumer; index attributes are derived here.
+    Enrichment (``processed_at``, ``origin``, ``author_tweets_in_batch``,
+    bookkeeping) is passed by the caller; the key, status and index attributes
+    are derived here. The item shares no container with ``envelope``, which
+    the caller may keep using.
 
     The same as ``drop_nulls`` over the envelope's fields, but it uses the
     schema's shape rather than walking every value: in a valid envelope only
     three kinds of object can hold nulls: the envelope itself, ``author`` and
-    each entry of ``mentions``; arrays hold no nulls (the validator rejects
-    them) and are copied as they are. The consumer's fast path gets the same
-    null-free fields straight from its decoder and calls :func:`finish_tweet_item`.
+    each entry of ``mentions``; arrays hold no nulls (the schema forbids them)
+    and are copied as they are.
     """
     get = envelope.get
     item = {name: value for name in TWEET_FIELDS if (value := get(name)) is not None}
@@ -92,20 +94,12 @@ def tweet_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
     for name in _STRING_ARRAYS:
         if name in item:
             item[name] = list(item[name])
-    item["author"] = _compact(envelope["author"])
-    return finish_tweet_item(item, **enrichment)
-
-
-def finish_tweet_item(item: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
-    """Add the key, status and index attributes (and enrichment) to a tweet's fields, in place.
-
-    ``item`` holds :data:`TWEET_FIELDS` and ``author``, without nulls.
-    """
+    author = item["author"] = _compact(envelope["author"])
     tweet_id = item["tweet_id"]
     created_at = item["created_at"]
     item["hash_line"] = hash_line(tweet_id)
     item["status"] = "live"
-    item["author_id"] = item["author"]["id"]
+    item["author_id"] = author["id"]
     item["created_key"] = created_key(created_at, tweet_id)
     item["created_hour"] = created_hour(created_at)
     for name, value in enrichment.items():

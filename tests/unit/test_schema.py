@@ -1,4 +1,5 @@
-"""The envelope schema file and the validator compiled from it."""
+"""The envelope schema file, the validator that words its violations, and the
+consumer's decoder refusing the same records."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.envelope_codec import decode_valid
+from chalicelib.normalize import envelope_bytes
 from chalicelib.schema import glue_columns, glue_type, kind_fields, load_schema, validate
+from tests.envelopes import tweet_envelope
 
 TWEET: dict[str, Any] = {
     "kind": "tweet",
@@ -92,6 +96,49 @@ def test_delete_kind() -> None:
     }
     assert validate(delete) == []
     assert validate({**delete, "text": "x"}) == ["record: unexpected field(s) ['text']"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("tweet_id", "1992345678901234567\n", "tweet_id: '1992345678901234567\\n' does not match"),
+        ("tweet_id", "\uff11\uff12\uff13", "tweet_id: '\uff11\uff12\uff13' does not match"),
+        ("created_at", "2026-11-23T21:04:05.000Z\n", "created_at: expected a UTC ISO-8601"),
+        ("created_at", "٢٠٢٦-11-23T21:04:05.000Z", "created_at: expected a UTC ISO-8601"),
+        ("schema_version", 2**63, "schema_version: 9223372036854775808 does not fit"),
+    ],
+)
+def test_patterns_match_the_whole_value_in_ascii(field: str, value: Any, message: str) -> None:
+    """A trailing newline or non-ASCII digits used to pass (Python's `$` and `\\d`); the
+    consumer then raised on the id and failed the whole batch."""
+    record = {**tweet_envelope(1, 2), field: value}
+    assert decode_valid(envelope_bytes(record)) is None
+    assert any(message in error for error in validate(record)), validate(record)
+
+
+def test_every_schema_pattern_is_anchored() -> None:
+    """Patterns are matched whole (JSON Schema's `$` is the end of the text): that equals
+    JSON Schema's search semantics only for patterns anchored at both ends."""
+
+    def patterns(fields: list[Any]) -> list[str]:
+        found = []
+        for spec in fields:
+            found += [spec["pattern"]] if "pattern" in spec else []
+            found += patterns(spec.get("fields", []))
+            found += patterns([spec["items"]] if "items" in spec else [])
+        return found
+
+    every = [p for kind in load_schema()["kinds"] for p in patterns(kind_fields(kind))]
+    assert every
+    assert all(p.startswith("^") and p.endswith("$") for p in every)
+
+
+@pytest.mark.parametrize("kind", [[], {}, ["tweet"], 1, None])
+def test_an_odd_kind_is_a_message_not_an_exception(kind: Any) -> None:
+    errors = validate({**tweet_envelope(1, 2), "kind": kind})
+    assert len(errors) == 1
+    assert errors[0].startswith("kind: ")
+    assert decode_valid(envelope_bytes({**tweet_envelope(1, 2), "kind": kind})) is None
 
 
 def test_glue_types_are_hive_strings() -> None:

@@ -49,8 +49,7 @@ def test_same_item_as_the_generic_walk_for_every_valid_fixture_tweet() -> None:
     for envelope in envelopes():
         item = tweet_item(envelope, **enrichment, unset=None)
         assert item == generic_item(envelope, **enrichment)
-        # (Attribute order is not compared: DynamoDB keeps none, and the consumer's fast
-        # path builds the same attributes in the schema's order.)
+        # (Attribute order is not compared: DynamoDB keeps none.)
         checked += 1
     assert checked > 5
 

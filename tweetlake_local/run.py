@@ -300,7 +300,7 @@ class Stopper:
         self.requested = threading.Event()
         self.force: Any = None  # set by run() once there is something to force
 
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
+    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
         if not self.requested.is_set():
             self.requested.set()
             return

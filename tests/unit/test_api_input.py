@@ -30,7 +30,7 @@ class _Refused:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: object, exc: object, tb: object) -> bool:
+    def __exit__(self, kind: object, exc: object, _tb: object) -> bool:
         assert isinstance(exc, ApiError), f"expected ApiError {self.code}, got {exc!r}"
         assert (exc.status, exc.code) == (400, self.code)
         return True

@@ -15,7 +15,7 @@ class MemoryS3:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:
+    def put_object(self, *, Key: str, Body: bytes, **_: Any) -> None:
         self.objects[Key] = Body
 
 

@@ -12,11 +12,30 @@ connection is held open and silent (a stall) until the server stops. The v2
 rules endpoint keeps a rule set (rejecting values that contain ``INVALID``),
 recent search serves :attr:`FakeTwitter.tweets`, and every request is
 recorded in :attr:`FakeTwitter.requests`.
+
+What a script sends before it goes silent leaves in one write, so a client
+never waits on a half-sent script (a short stall window in a test races
+nothing but the silence it is meant to detect).
+
+Knowing when a run has read everything
+--------------------------------------
+
+A test that wants a run to end right after the last scripted line, and never
+before it, however busy the machine, sets ``end_when_served``: once every
+queued script and REST failure has been served (:attr:`FakeTwitter.served`),
+each stream with nothing left to play is ended (what is left and the FIN go
+out together) instead of held open. The client reads such a stream to its end
+and closes it; :meth:`FakeTwitter.client_closed_every_stream` then says so.
+``tests/support/clock.py`` turns that into the run's deadline. A script that
+makes the client hang up itself (an operational-disconnect line) must not be
+the last one: the client reconnects after it and finds the stream ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -32,6 +51,11 @@ V2_RULES = "/2/tweets/search/stream/rules"
 V2_SEARCH = "/2/tweets/search/recent"
 V1_FILTER = "/1.1/statuses/filter.json"
 STREAM_PATHS = (V2_FILTER, V2_SAMPLE, V1_FILTER)
+#: How long a stream with nothing left to play is held open (the server stops first).
+HOLD_S = 3600.0
+#: A stream handler's write buffer: a script's lines up to its next silence go out in
+#: one write; the bench's 64 KiB blob chunks are as large as it and go out as before.
+WRITE_BUFFER = 64 * 1024
 
 Action = tuple[str, Any]
 
@@ -126,7 +150,12 @@ class Recorded:
 
 @dataclass
 class FakeTwitter:
-    """The server's state; start with :meth:`start` (or as a context manager)."""
+    """The server's state; start with :meth:`start` (or as a context manager).
+
+    With ``end_when_served``, a stream that has nothing left to play is ended as
+    soon as :attr:`served` is set (at once, if it already is), instead of held
+    open until the server stops; see the module's docstring.
+    """
 
     bearer: str = "test-bearer"
     consumer_key: str = "test-consumer-key"
@@ -137,27 +166,64 @@ class FakeTwitter:
     )
     requests: list[Recorded] = field(default_factory=list)
     rules: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: End idle streams once every script is served, instead of holding them open.
+    end_when_served: bool = False
 
     def __post_init__(self) -> None:
         self._scripts: dict[str, deque[list[Action]]] = {p: deque() for p in STREAM_PATHS}
         self._rest_failures: dict[str, deque[Action]] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._next_rule_id = 1_900_000_000_000_000_000
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._streams = 0  # stream connections so far (their serial numbers)
+        self._sending = 0  # connections still sending a scripted response (up to its silence)
+        self._ended: list[tuple[int, socket.socket]] = []
+        #: Set while every queued script and REST failure has been served: none is left in
+        #: a queue, and every connection that took one has sent it (all but its silence).
+        self.served = threading.Event()
+        self.served.set()
 
     # --- control --------------------------------------------------------------------
 
     def script(self, path: str, *actions: Action) -> FakeTwitter:
         """Queue what the next connection to ``path`` plays."""
-        self._scripts[path].append(list(actions))
+        with self._lock:
+            self._scripts[path].append(list(actions))
+            self._update_served()
         return self
 
     def fail_next(self, path: str, action: Action) -> FakeTwitter:
         """The next REST call to ``path`` answers with this :func:`status` instead."""
-        self._rest_failures.setdefault(path, deque()).append(action)
+        with self._lock:
+            self._rest_failures.setdefault(path, deque()).append(action)
+            self._update_served()
         return self
+
+    @property
+    def stream_count(self) -> int:
+        """Stream connections so far; the next one gets this serial number."""
+        with self._lock:
+            return self._streams
+
+    def client_closed_every_stream(self, since: int = 0) -> bool:
+        """True once the server has ended its idle streams, every script being served,
+        and the client has closed each of them: it read them to their end (or had left
+        them before), so nothing the server sent is still on its way.
+
+        Only with ``end_when_served``; ``since`` is a :attr:`stream_count`: at least one
+        ended stream must be that connection or a later one (a run's own, not a
+        previous run's).
+        """
+        with self._lock:
+            if not self.served.is_set():
+                return False
+            ended = list(self._ended)
+        if not any(serial >= since for serial, _ in ended):
+            return False
+        return all(_closed_by_peer(sock) for _, sock in ended)
 
     def add_tweet(self, tweet_id: int, text: str, author_id: str = "1800000000000000001") -> None:
         """A tweet recent search can find (its author is added to ``users``)."""
@@ -187,12 +253,16 @@ class FakeTwitter:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
+            self._changed.notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -205,15 +275,58 @@ class FakeTwitter:
 
     # --- behaviour (called from handler threads) -------------------------------------
 
-    def _next_script(self, path: str) -> list[Action] | None:
+    def _update_served(self) -> None:
+        """Called with the lock held after anything that changes what is left to serve."""
+        queued = any(self._scripts.values()) or any(self._rest_failures.values())
+        if queued or self._sending:
+            self.served.clear()
+        else:
+            self.served.set()
+            self._changed.notify_all()
+
+    def _open_stream(self, path: str) -> tuple[int, list[Action] | None]:
+        """A new stream connection: its serial number and the script it plays (if any)."""
         with self._lock:
+            serial = self._streams
+            self._streams += 1
             queue = self._scripts.get(path)
-            return queue.popleft() if queue else None
+            script = queue.popleft() if queue else None
+            if script is not None:
+                self._sending += 1
+            self._update_served()
+            return serial, script
+
+    def _sent(self) -> None:
+        """A connection has sent the scripted response it took (all but its silence)."""
+        with self._lock:
+            self._sending -= 1
+            self._update_served()
+
+    def _wait_until_served(self, seconds: float) -> bool:
+        """Silence on a stream with nothing left to play; True: end it now (served)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._stop.is_set() or (self.end_when_served and self.served.is_set()),
+                timeout=seconds,
+            )
+            return self._should_end()
+
+    def _should_end(self) -> bool:
+        return self.end_when_served and self.served.is_set() and not self._stop.is_set()
+
+    def _ending(self, serial: int, sock: socket.socket) -> None:
+        """Recorded before the FIN leaves, so a client that sees it finds it here."""
+        with self._lock:
+            self._ended.append((serial, sock))
 
     def _rest_failure(self, path: str) -> Action | None:
+        """The failure queued for this REST call, if any (call :meth:`_sent` once sent)."""
         with self._lock:
             queue = self._rest_failures.get(path)
-            return queue.popleft() if queue else None
+            failure = queue.popleft() if queue else None
+            if failure is not None:
+                self._sending += 1
+            return failure
 
     def _authorized(self, path: str, headers: dict[str, str]) -> bool:
         auth = headers.get("authorization", "")
@@ -290,9 +403,34 @@ class FakeTwitter:
         return out
 
 
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Has the other end closed this connection? Asks the kernel, without waiting.
+
+    On loopback the client's FIN (or RST, when it left data unread) is delivered
+    within its ``close()``, so a client that has closed the connection and then
+    asks is told so.
+    """
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:  # reset by the client, or closed here at stop()
+        return True
+
+
+def _split_silence(script: list[Action]) -> tuple[list[Action], float]:
+    """The actions that send something, and the seconds of silence the script ends with."""
+    end = len(script)
+    while end and script[end - 1][0] == "stall":
+        end -= 1
+    return script[:end], sum(float(arg) for _, arg in script[end:])
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = WRITE_BUFFER  # flushed before every silence and after every response
     fake: FakeTwitter
+    _sending = False  # this connection took a script and has not sent all of it yet
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read :attr:`FakeTwitter.requests` instead."""
@@ -320,12 +458,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(401, {"title": "Unauthorized", "type": "about:blank", "status": 401})
             return
         if parts.path in STREAM_PATHS:
-            self._stream(fake._next_script(parts.path) or [stall(3600)])
+            serial, script = fake._open_stream(parts.path)
+            self._sending = script is not None
+            try:
+                self._stream(serial, script or [])
+            finally:
+                self._script_sent()
             return
         failure = fake._rest_failure(parts.path)
         if failure is not None:
             code, payload, extra = failure[1]
-            self._json(code, payload, extra)
+            self._sending = True
+            try:
+                self._json(code, payload, extra)
+                self.wfile.flush()
+            finally:
+                self._script_sent()
             return
         if parts.path == V2_RULES and self.command == "GET":
             self._json(200, fake._rules_get())
@@ -354,24 +502,55 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
 
-    def _stream(self, script: list[Action]) -> None:
+    def _stream(self, serial: int, script: list[Action]) -> None:
         if script and script[0][0] == "status":
             code, payload, extra = script[0][1]
             self._json(code, payload, extra)
+            self.wfile.flush()
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")  # a stream's socket is never reused
         self.end_headers()
+        sends, silence_s = _split_silence(script)
         try:
-            for kind, arg in script:
+            for kind, arg in sends:
                 if not self._play(kind, arg):
                     return
-            self._play("stall", 3600.0)
+            self._script_sent()
+            self._idle(serial, silence_s + HOLD_S)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away (reconnect, stop): nothing to clean up
         self.close_connection = True
+
+    def _script_sent(self) -> None:
+        """This connection's script has nothing but silence left, or is over."""
+        if self._sending:
+            self._sending = False
+            self.fake._sent()
+
+    def _idle(self, serial: int, seconds: float) -> None:
+        """Nothing left to send: stay open and silent, or end the stream once served."""
+        fake = self.fake
+        if not fake._should_end():
+            self.wfile.flush()
+            if not fake._wait_until_served(seconds):
+                return
+        self._end_stream(serial)
+
+    def _end_stream(self, serial: int) -> None:
+        """Send what is left with the FIN, then keep our end open until the server stops,
+        so :meth:`FakeTwitter.client_closed_every_stream` can see the client close it."""
+        sock = self.connection
+        self.fake._ending(serial, sock)
+        cork = getattr(socket, "TCP_CORK", None)
+        with contextlib.suppress(OSError):  # the client may have left already
+            if cork is not None:  # Linux: hold the last lines back until the FIN joins them
+                sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+            self.wfile.flush()
+            sock.shutdown(socket.SHUT_WR)
+        self.fake._stop.wait()
 
     def _play(self, kind: str, arg: Any) -> bool:
         """One action; False when the connection is finished."""
@@ -392,16 +571,19 @@ class _Handler(BaseHTTPRequestHandler):
                 for piece in pieces:
                     self._chunk(piece)
         elif kind == "stall":
+            self.wfile.flush()
             self.fake._stop.wait(arg)
             return not self.fake._stop.is_set()
         elif kind == "drop":
             if arg:  # an empty chunk would be the terminating one: a clean end, not a cut
                 self._chunk(arg)
+            self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)  # socket.SHUT_RDWR: cut, no terminating chunk
             return False
         elif kind == "end":
             self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
             self.close_connection = True
             return False
         return True

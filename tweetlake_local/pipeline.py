@@ -210,6 +210,11 @@ class Scheduler:
     Like EventBridge with reserved concurrency 1: a tick that comes while a
     run is still going is skipped. ``runs=1`` is the bounded mode: one run,
     with no timeout, reading the source to its end.
+
+    The ticks and each run's remaining time are read from ``clock``, and the
+    pause until the next tick is ``wait(seconds)`` (by default a wait on
+    :attr:`stopping`, so :meth:`stop` ends it at once). Tests inject both, so
+    the schedule is checked tick by tick without sleeping through it.
     """
 
     def __init__(
@@ -223,6 +228,8 @@ class Scheduler:
         totals: IngestTotals,
         runs: int | None = None,
         memory_mb: int = 512,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
         self._invoke = invoke
         self.region = region
@@ -237,12 +244,14 @@ class Scheduler:
         self.running = threading.Event()  # set while a run is in progress
         self.fatal: BaseException | None = None
         self.finished = threading.Event()
+        self._clock = clock
+        self._wait = wait or self.stopping.wait
 
     def stop(self) -> None:
         self.stopping.set()
 
     def run(self) -> None:
-        started = time.monotonic()
+        started = self._clock()
         done = 0
         try:
             while not self.stopping.is_set():
@@ -251,15 +260,20 @@ class Scheduler:
                 if self.fatal is not None or (self.runs is not None and done >= self.runs):
                     break
                 # The next tick on the fixed rate; ticks missed during a long run are skipped.
-                elapsed = time.monotonic() - started
+                elapsed = self._clock() - started
                 next_at = (int(elapsed // self.interval_s) + 1) * self.interval_s
-                self.stopping.wait(max(0.0, started + next_at - time.monotonic()))
+                self._wait(max(0.0, started + next_at - self._clock()))
         finally:
             self.finished.set()
 
     def _one_run(self) -> None:
         context = LocalContext(
-            self.function_name, self.region, self.timeout_s, self.stopping, self.memory_mb
+            self.function_name,
+            self.region,
+            self.timeout_s,
+            self.stopping,
+            self.memory_mb,
+            clock=self._clock,
         )
         event = scheduled_event(self.region, self.rule_name)
         self.running.set()

@@ -1,10 +1,13 @@
 """The live sources against the loopback X server: framing, misbehaviour, waits, deadline.
 
 Every test talks real HTTP to :class:`tweetlake_local.fake_twitter.FakeTwitter`
-on 127.0.0.1. Sleeps go to a :class:`FakeClock` (instant, recorded), so the
-documented waits (5 s, 60 s, 320 s) are checked without being waited; real
-time still moves that clock, so a run's deadline ends it once its scripted
-connections are used up.
+on 127.0.0.1. Sleeps go to a :class:`ScriptClock` (instant, recorded), so the
+documented waits (5 s, 60 s, 320 s) are checked without being waited. That
+clock moves only by those waits, and reaches the run's deadline once the
+client has read the server's whole script, so a run ends right after its
+scripted connections are used up, however long the reads took. The deadline
+tests drive the real socket timeouts from a clock the test sets once the
+lines it expects have arrived.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from chalicelib.sources.rules import Rule, RuleRejectedError
 from chalicelib.sources.v1_stream import V1StreamSource
 from chalicelib.sources.v2_stream import V2_FIELDS, V2StreamSource
 from tests.paths import own_lines
-from tests.support.clock import FakeClock
+from tests.support.clock import ScriptClock
 from tweetlake_local import fake_twitter as ft
 from tweetlake_local.fake_twitter import FakeTwitter
 
@@ -52,32 +55,30 @@ def raw(n: int) -> bytes:
 
 @pytest.fixture
 def fake() -> Iterator[FakeTwitter]:
-    with FakeTwitter() as server:
+    """The loopback server, ending its streams once it has served every script."""
+    with FakeTwitter(end_when_served=True) as server:
         yield server
 
 
-def v2(fake: FakeTwitter, clock: FakeClock, budget_s: float = 1.0, **kwargs: Any) -> V2StreamSource:
-    """A v2 source whose deadline is ``budget_s`` of real time plus every wait it sleeps."""
+def v2(fake: FakeTwitter, clock: ScriptClock, **kwargs: Any) -> V2StreamSource:
+    """A v2 source on ``clock``, with the clock's deadline and the production stall window."""
     options: dict[str, Any] = {
         "api_url": fake.url,
         "rules": [Rule("lakes", "lakes")],
         "catch_up_pages": 0,
-        # Longer than the run, so a connection left silent at the end is not a stall.
-        "stall_s": 5.0,
         "now": lambda: NOW,
         **kwargs,
     }
-    slack = options.pop("expected_waits", 0.0)
     return V2StreamSource(
         Secret(fake.bearer),
-        deadline=clock.now() + budget_s + slack,
+        deadline=clock.deadline,
         clock=clock.now,
         sleep=clock.sleep,
         **options,
     )
 
 
-def v1(fake: FakeTwitter, clock: FakeClock, expected_waits: float = 0.0) -> V1StreamSource:
+def v1(fake: FakeTwitter, clock: ScriptClock) -> V1StreamSource:
     return V1StreamSource(
         Secret(fake.consumer_key),
         Secret("cs"),
@@ -85,11 +86,26 @@ def v1(fake: FakeTwitter, clock: FakeClock, expected_waits: float = 0.0) -> V1St
         Secret("ats"),
         stream_url=fake.url,
         track="lakes,rivers",
-        stall_s=5.0,
-        deadline=clock.now() + 1.0 + expected_waits,
+        deadline=clock.deadline,
         clock=clock.now,
         sleep=clock.sleep,
     )
+
+
+class SetClock:
+    """Seconds the test sets; the source turns what is left to its deadline into real
+    socket timeouts, so a test can say "0.5 s are left" once the lines it expects are in."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
 
 
 def tweets_in(lines: list[bytes]) -> list[int]:
@@ -110,15 +126,15 @@ def test_lines_arrive_raw_across_chunk_boundaries_with_keepalives(fake: FakeTwit
         ft.keepalive(2),
         ft.chunks(raw(1)[:5], raw(1)[5:] + b"\r\n" + raw(2) + b"\r\n"),
     )
-    clock = FakeClock()
-    source = v2(fake, clock, budget_s=0.6)
+    clock = ScriptClock(fake)
+    source = v2(fake, clock)
     got = list(source.lines())
     assert got == [*(line.rstrip(b"\r") for line in fixture[:3]), b"", b"", raw(1), raw(2)]
-    assert source.reconnects == 0 and clock.slept == []
+    assert source.reconnects == 0 and clock.slept == [] and source.failures == {}
 
 
 def test_the_stream_request_asks_for_the_fields_the_envelope_needs(fake: FakeTwitter) -> None:
-    list(v2(fake, FakeClock(), budget_s=0.3).lines())
+    list(v2(fake, ScriptClock(fake)).lines())
     (call,) = fake.calls(ft.V2_FILTER)
     assert call.headers["authorization"] == "Bearer test-bearer"
     assert {k: call.param(k) for k in V2_FIELDS} == V2_FIELDS
@@ -133,20 +149,23 @@ def test_the_stream_request_asks_for_the_fields_the_envelope_needs(fake: FakeTwi
 def test_a_line_cut_mid_way_is_dropped_and_the_stream_resumes(fake: FakeTwitter) -> None:
     fake.script(ft.V2_FILTER, ft.lines(raw(1)), ft.drop(raw(2)[:20]))
     fake.script(ft.V2_FILTER, ft.lines(raw(3)))
-    clock = FakeClock()
-    source = v2(fake, clock, expected_waits=0.25)
+    clock = ScriptClock(fake, waits_s=0.25)
+    source = v2(fake, clock)
     assert tweets_in(list(source.lines())) == [1, 3]
     assert clock.slept == [0.25]
     assert source.reconnects == 1 and source.failures["network"] == 1
 
 
 def test_silence_longer_than_the_stall_window_reconnects(fake: FakeTwitter) -> None:
+    """The stall window is short (0.4 s): the only silence it can see is the scripted one,
+    since what a script sends before a silence reaches the client in one write."""
     fake.script(ft.V2_FILTER, ft.lines(raw(1)), ft.stall(5))
     fake.script(ft.V2_FILTER, ft.lines(raw(2)))
-    clock = FakeClock()
-    source = v2(fake, clock, budget_s=1.5, expected_waits=0.25, stall_s=0.4)
+    clock = ScriptClock(fake, waits_s=0.25)
+    source = v2(fake, clock, stall_s=0.4)
     assert tweets_in(list(source.lines())) == [1, 2]
-    assert source.failures["stall"] >= 1 and clock.slept[0] == 0.25
+    assert source.failures == {"stall": 1} and clock.slept == [0.25]
+    assert source.reconnects == 1
 
 
 def test_the_stall_windows_are_20s_for_v2_and_90s_for_v1() -> None:
@@ -157,8 +176,8 @@ def test_http_errors_back_off_exponentially_from_5s(fake: FakeTwitter) -> None:
     for _ in range(3):
         fake.script(ft.V2_FILTER, ft.status(503))
     fake.script(ft.V2_FILTER, ft.lines(raw(1)))
-    clock = FakeClock()
-    source = v2(fake, clock, expected_waits=35)
+    clock = ScriptClock(fake, waits_s=35)
+    source = v2(fake, clock)
     assert tweets_in(list(source.lines())) == [1]
     assert clock.slept == [5, 10, 20]
     assert source.reconnects == 3
@@ -168,8 +187,8 @@ def test_429_backs_off_from_a_minute_and_honours_retry_after(fake: FakeTwitter) 
     fake.script(ft.V2_FILTER, ft.status(429))
     fake.script(ft.V2_FILTER, ft.status(429, retry_after="300"))
     fake.script(ft.V2_FILTER, ft.lines(raw(1)))
-    clock = FakeClock()
-    source = v2(fake, clock, expected_waits=360)
+    clock = ScriptClock(fake, waits_s=360)
+    source = v2(fake, clock)
     assert tweets_in(list(source.lines())) == [1]
     assert clock.slept == [60, 300]
 
@@ -177,8 +196,8 @@ def test_429_backs_off_from_a_minute_and_honours_retry_after(fake: FakeTwitter) 
 def test_operational_disconnect_reconnects_on_the_network_schedule(fake: FakeTwitter) -> None:
     fake.script(ft.V2_FILTER, ft.lines(raw(1)), ft.operational_disconnect(), ft.lines(raw(9)))
     fake.script(ft.V2_FILTER, ft.lines(raw(2)))
-    clock = FakeClock()
-    source = v2(fake, clock, expected_waits=0.25)
+    clock = ScriptClock(fake, waits_s=0.25)
+    source = v2(fake, clock)
     got = list(source.lines())
     assert tweets_in(got) == [1, 2]  # nothing after the disconnect line is read
     assert b"operational-disconnect" in got[1]  # handed on, so the run counts it
@@ -190,8 +209,8 @@ def test_schedules_restart_after_a_connection_delivers_data(fake: FakeTwitter) -
     fake.script(ft.V2_FILTER, ft.drop(b""))
     fake.script(ft.V2_FILTER, ft.lines(raw(1)), ft.drop(b""))
     fake.script(ft.V2_FILTER, ft.lines(raw(2)))
-    clock = FakeClock()
-    source = v2(fake, clock, expected_waits=1.0)
+    clock = ScriptClock(fake, waits_s=1.0)
+    source = v2(fake, clock)
     assert tweets_in(list(source.lines())) == [1, 2]
     assert clock.slept == [0.25, 0.5, 0.25]
 
@@ -200,7 +219,7 @@ def test_schedules_restart_after_a_connection_delivers_data(fake: FakeTwitter) -
 def test_refused_credentials_end_the_run_at_once_naming_them(fake: FakeTwitter, code: int) -> None:
     fake.script(ft.V2_FILTER, ft.lines(raw(1)), ft.drop(b""))
     fake.script(ft.V2_FILTER, ft.status(code, {"title": "Unauthorized"}))
-    clock = FakeClock()
+    clock = ScriptClock(fake, waits_s=0.25)
     source = v2(fake, clock, credential_label="bearer token (TWITTER_BEARER_TOKEN)")
     got: list[bytes] = []
     with pytest.raises(CredentialRejectedError) as err:
@@ -219,7 +238,7 @@ def test_a_wrong_token_is_refused_by_the_server(fake: FakeTwitter) -> None:
 
 def test_a_request_x_will_never_accept_is_not_retried(fake: FakeTwitter) -> None:
     fake.script(ft.V2_FILTER, ft.status(400, {"title": "Invalid Request"}))
-    clock = FakeClock()
+    clock = ScriptClock(fake)
     with pytest.raises(StreamRequestError, match="400"):
         list(v2(fake, clock).lines())
     assert clock.slept == []
@@ -228,62 +247,89 @@ def test_a_request_x_will_never_accept_is_not_retried(fake: FakeTwitter) -> None
 # --- the deadline always wins -------------------------------------------------------------
 
 
+def silent_after(server: FakeTwitter, clock: SetClock, *lines: ft.Action) -> V2StreamSource:
+    """A v2 source whose connection opens an hour before its deadline, so the read
+    timeout it opens with is the 20 s stall window, on a server silent after ``lines``."""
+    server.script(ft.V2_FILTER, *lines, ft.stall(30))
+    return V2StreamSource(
+        Secret(server.bearer),
+        api_url=server.url,
+        rules=None,
+        catch_up_pages=0,
+        deadline=3600.0,
+        clock=clock.now,
+        sleep=clock.sleep,
+    )
+
+
 def test_the_deadline_interrupts_a_silent_connection() -> None:
-    """GIVEN a 20 s stall window WHEN the server goes silent THEN the run ends at its deadline."""
+    """GIVEN a tweet, then silence WHEN 0.5 s of the run are left THEN the read ends at
+    the deadline: not at the 20 s stall window, not after the 30 s silence.
+
+    The clock is set once the tweet is in, so nothing but the silence races the
+    deadline; it then stands still, so a read the stall window ended would count as
+    a stall and reconnect."""
+    clock = SetClock()
     with FakeTwitter() as server:
-        server.script(ft.V2_FILTER, ft.lines(raw(1)), ft.stall(30))
+        source = silent_after(server, clock, ft.lines(raw(1)))
+        stream = source.lines()
+        assert tweets_in([next(stream)]) == [1]
+        clock.t = 3600.0 - 0.5
         started = time.monotonic()
-        source = V2StreamSource(
-            Secret(server.bearer),
-            api_url=server.url,
-            rules=None,
-            catch_up_pages=0,
-            deadline=started + 0.8,
-        )
-        assert tweets_in(list(source.lines())) == [1]
-        elapsed = time.monotonic() - started
-    assert 0.7 <= elapsed < 3  # not the 20 s stall window, not the 30 s silence
-    assert source.failures == {}
+        assert list(stream) == []
+        waited = time.monotonic() - started
+    assert 0.5 <= waited < source.stall_s
+    assert source.failures == {} and source.reconnects == 0 and clock.slept == []
 
 
 def test_each_read_is_cut_at_the_deadline_not_at_the_connect_time_timeout() -> None:
-    """GIVEN a keep-alive 2 s in, then silence WHEN the deadline is at 2.5 s THEN stop at 2.5 s.
-
-    The connect-time read timeout alone (2.5 s after the last byte) would end at ~4.5 s.
-    """
+    """GIVEN a connection opened with the 20 s stall window as its read timeout and a
+    keep-alive read with 1 s left WHEN 0.5 s are left THEN the next read ends at the
+    deadline. A read on the connection's own timeout would wait the stall window."""
+    clock = SetClock()
     with FakeTwitter() as server:
-        server.script(ft.V2_FILTER, ft.lines(raw(1)), ft.stall(2.0), ft.keepalive(), ft.stall(30))
+        source = silent_after(server, clock, ft.lines(raw(1)), ft.keepalive())
+        stream = source.lines()
+        assert next(stream) == raw(1)
+        clock.t = 3600.0 - 1.0
+        assert next(stream) == b""
+        clock.t = 3600.0 - 0.5
         started = time.monotonic()
-        source = V2StreamSource(
-            Secret(server.bearer),
-            api_url=server.url,
-            rules=None,
-            catch_up_pages=0,
-            deadline=started + 2.5,
-        )
-        assert list(source.lines()) == [raw(1), b""]
-        elapsed = time.monotonic() - started
-    assert 2.4 <= elapsed < 3.8
+        assert list(stream) == []
+        waited = time.monotonic() - started
+    assert 0.5 <= waited < source.stall_s
+    assert source.failures == {} and source.reconnects == 0
 
 
 def test_a_long_wait_is_not_started_when_it_would_cross_the_deadline(fake: FakeTwitter) -> None:
     fake.script(ft.V2_FILTER, ft.status(429))
-    clock = FakeClock()
-    source = v2(fake, clock, budget_s=30)  # 60 s would cross it
-    started = time.monotonic()
+    clock = ScriptClock(fake, deadline=30.0)  # 60 s would cross it
+    source = v2(fake, clock)
     assert list(source.lines()) == []
-    assert clock.slept == [] and time.monotonic() - started < 5  # not the 60 s wait
-    assert source.summary()["waits_s"] == [60.0]
+    assert clock.slept == [] and source.summary()["waits_s"] == [60.0]
+    assert source.connections == 1  # the run ended instead of waiting to reconnect
 
 
-def test_stop_from_another_thread_ends_a_blocked_read(fake: FakeTwitter) -> None:
-    fake.script(ft.V2_FILTER, ft.lines(raw(1)), ft.stall(30))
-    source = V2StreamSource(Secret(fake.bearer), api_url=fake.url, rules=None, catch_up_pages=0)
-    timer = threading.Timer(0.5, source.stop)
-    started = time.monotonic()
-    timer.start()
-    assert tweets_in(list(source.lines())) == [1]
-    assert time.monotonic() - started < 5  # not the 30 s silence
+def test_stop_from_another_thread_ends_a_blocked_read() -> None:
+    """GIVEN a read blocked on a silent connection WHEN stop() comes from another thread
+    THEN the read ends: not at the 20 s stall window, not after the 30 s silence.
+
+    The stop is sent once the tweet is in (a stop before the read starts ends the
+    run just the same, before that read)."""
+    with FakeTwitter() as server:
+        server.script(ft.V2_FILTER, ft.lines(raw(1)), ft.stall(30))
+        source = V2StreamSource(
+            Secret(server.bearer), api_url=server.url, rules=None, catch_up_pages=0
+        )
+        stream = source.lines()
+        assert tweets_in([next(stream)]) == [1]
+        timer = threading.Timer(0.2, source.stop)
+        started = time.monotonic()
+        timer.start()
+        assert list(stream) == []
+        waited = time.monotonic() - started
+    assert waited < source.stall_s
+    assert source.failures == {} and source.reconnects == 0
 
 
 # --- rules --------------------------------------------------------------------------------
@@ -291,7 +337,7 @@ def test_stop_from_another_thread_ends_a_blocked_read(fake: FakeTwitter) -> None
 
 def test_rules_sync_validates_then_adds_missing_and_deletes_stale(fake: FakeTwitter) -> None:
     fake.rules = {"11": {"value": "old rule"}, "12": {"value": "lakes", "tag": "lakes"}}
-    source = v2(fake, FakeClock(), budget_s=0.2, rules=[Rule("lakes", "lakes"), Rule("rivers")])
+    source = v2(fake, ScriptClock(fake), rules=[Rule("lakes", "lakes"), Rule("rivers")])
     list(source.lines())
     posts = [c for c in fake.calls(ft.V2_RULES) if c.method == "POST"]
     assert [(c.param("dry_run"), c.json()) for c in posts] == [
@@ -305,7 +351,7 @@ def test_rules_sync_validates_then_adds_missing_and_deletes_stale(fake: FakeTwit
 
 def test_a_rejected_rule_changes_nothing_and_says_why(fake: FakeTwitter) -> None:
     fake.rules = {"11": {"value": "old rule"}}
-    source = v2(fake, FakeClock(), rules=[Rule("good"), Rule("INVALID ((")])
+    source = v2(fake, ScriptClock(fake), rules=[Rule("good"), Rule("INVALID ((")])
     with pytest.raises(RuleRejectedError, match=r"INVALID \(\(.*Invalid rule syntax"):
         list(source.lines())
     assert [c.param("dry_run") for c in fake.calls(ft.V2_RULES) if c.method == "POST"] == ["true"]
@@ -324,7 +370,7 @@ def test_catch_up_asks_for_exactly_the_gap_and_bounds_its_pages(fake: FakeTwitte
     fake.script(ft.V2_FILTER, ft.lines(raw(1)))
     source = v2(
         fake,
-        FakeClock(),
+        ScriptClock(fake),
         since_id=str(checkpoint),
         catch_up_pages=2,
         catch_up_delay_s=0,
@@ -351,9 +397,7 @@ def test_catch_up_asks_for_exactly_the_gap_and_bounds_its_pages(fake: FakeTwitte
 def test_catch_up_without_a_checkpoint_or_too_old_is_not_attempted(fake: FakeTwitter) -> None:
     old = snowflake(datetime(2026, 11, 10, tzinfo=UTC))
     for since, status in ((None, "no_checkpoint"), (str(old), "too_old")):
-        source = v2(
-            fake, FakeClock(), budget_s=0.2, since_id=since, catch_up_delay_s=0, catch_up_pages=5
-        )
+        source = v2(fake, ScriptClock(fake), since_id=since, catch_up_delay_s=0, catch_up_pages=5)
         list(source.lines())
         assert source.summary()["catch_up"]["status"] == status
     assert fake.calls(ft.V2_SEARCH) == []
@@ -363,7 +407,7 @@ def test_catch_up_rate_limited_is_reported_and_the_stream_goes_on(fake: FakeTwit
     fake.fail_next(ft.V2_SEARCH, ft.status(429))
     fake.script(ft.V2_FILTER, ft.lines(raw(1)))
     source = v2(
-        fake, FakeClock(), since_id=str(snowflake(NOW)), catch_up_delay_s=0, catch_up_pages=5
+        fake, ScriptClock(fake), since_id=str(snowflake(NOW)), catch_up_delay_s=0, catch_up_pages=5
     )
     assert tweets_in(list(source.lines())) == [1]
     assert source.summary()["catch_up"]["status"] == "rate_limited"
@@ -378,8 +422,8 @@ def test_v1_signs_with_oauth1_and_passes_control_messages_raw(fake: FakeTwitter)
     fake.script(ft.V1_FILTER, ft.lines(*statuses, *control), ft.end())
     fake.script(ft.V1_FILTER, ft.status(420, {"errors": [{"message": "Enhance Your Calm"}]}))
     fake.script(ft.V1_FILTER, ft.lines(statuses[0]))
-    clock = FakeClock()
-    source = v1(fake, clock, expected_waits=60.25)
+    clock = ScriptClock(fake, waits_s=60.25)
+    source = v1(fake, clock)
     got = list(source.lines())
     assert got == [s.encode() for s in [*statuses, *control, statuses[0]]]
     assert clock.slept == [0.25, 60]
@@ -392,4 +436,4 @@ def test_v1_signs_with_oauth1_and_passes_control_messages_raw(fake: FakeTwitter)
 def test_v1_refused_names_the_oauth_credentials(fake: FakeTwitter) -> None:
     fake.script(ft.V1_FILTER, ft.status(401, {"errors": [{"code": 32, "message": "Could not"}]}))
     with pytest.raises(CredentialRejectedError, match=r"OAuth 1\.0a"):
-        list(v1(fake, FakeClock()).lines())
+        list(v1(fake, ScriptClock(fake)).lines())

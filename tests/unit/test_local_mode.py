@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,20 @@ from tweetlake_local.run import LocalConfigError, choose_source
 
 
 class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
+    """Seconds that pass only when a test (or the schedule's wait) moves them."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+        self.waits: list[float] = []
 
     def __call__(self) -> float:
         return self.now
+
+    def wait(self, seconds: float) -> bool:
+        """The schedule's pause until its next tick: over at once, the time moved on."""
+        self.waits.append(seconds)
+        self.now += seconds
+        return False
 
 
 def test_context_counts_down_and_drops_to_zero_on_stop() -> None:
@@ -107,56 +115,86 @@ def test_bounded_scheduler_invokes_once_without_timeout() -> None:
 
 
 def test_scheduler_runs_on_a_fixed_rate_and_skips_ticks_missed_by_a_long_run() -> None:
-    """GIVEN a 0.1 s rate and a first run that takes 0.35 s WHEN it runs THEN the next
-    run starts at the next tick on the rate (0.4 s), not at once three times."""
+    """GIVEN a 10 s rate and a first run that takes 35 s WHEN it runs THEN the next
+    run starts at the next tick on the rate (40 s), not at once three times, and the
+    one after that a tick later (50 s). Each run's context counts down its 9.5 s
+    timeout on the schedule's clock."""
+    clock = FakeClock(now=0.0)
     starts: list[float] = []
-    origin = time.monotonic()
+    remaining: list[int] = []
 
     def invoke(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
-        starts.append(time.monotonic() - origin)
+        starts.append(clock.now)
+        remaining.append(context.get_remaining_time_in_millis())
         if len(starts) == 1:
-            time.sleep(0.35)
+            clock.now += 35.0  # the run itself takes 35 s
         if len(starts) == 3:
             scheduler.stop()
         return {}
 
     scheduler = Scheduler(
-        invoke, region="us-east-1", stage="dev", interval_s=0.1, timeout_s=0.095,
-        totals=IngestTotals(),
+        invoke, region="us-east-1", stage="dev", interval_s=10.0, timeout_s=9.5,
+        totals=IngestTotals(), clock=clock, wait=clock.wait,
     )  # fmt: skip
     run_scheduler(scheduler)
-    assert len(starts) == 3
-    assert 0.38 <= starts[1] < 0.5
-    assert 0.48 <= starts[2] < 0.6
+    assert starts == [0.0, 40.0, 50.0]
+    assert clock.waits[:2] == [5.0, 10.0]  # the pauses before runs 2 and 3
+    assert remaining == [9_500, 9_500, 9_500]
+    assert scheduler.totals.runs == 3
+
+
+def test_stop_ends_the_wait_for_the_next_tick_at_once() -> None:
+    """GIVEN the real clock and an hour to the next tick WHEN stop() comes after a run
+    THEN the schedule ends without waiting for the tick (the default wait is on stop)."""
+    ran = threading.Event()
+
+    def invoke(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        ran.set()
+        return {}
+
+    scheduler = Scheduler(
+        invoke, region="us-east-1", stage="dev", interval_s=3600.0, timeout_s=3420.0,
+        totals=IngestTotals(),
+    )  # fmt: skip
+    thread = threading.Thread(target=scheduler.run)
+    thread.start()
+    assert ran.wait(10)
+    scheduler.stop()
+    thread.join(10)
+    assert not thread.is_alive() and scheduler.finished.is_set()
+    assert scheduler.totals.runs == 1
 
 
 def test_a_transient_failure_waits_for_the_next_tick_a_refusal_ends_the_schedule() -> None:
-    calls = 0
+    clock = FakeClock(now=0.0)
+    starts: list[float] = []
 
     def flaky(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
+        starts.append(clock.now)
+        if len(starts) == 1:
             raise RuntimeError("kinesis unreachable")
         scheduler.stop()
         return {"sent": 1}
 
     scheduler = Scheduler(
-        flaky, region="us-east-1", stage="dev", interval_s=0.05, timeout_s=0.04,
-        totals=IngestTotals(),
+        flaky, region="us-east-1", stage="dev", interval_s=60.0, timeout_s=57.0,
+        totals=IngestTotals(), clock=clock, wait=clock.wait,
     )  # fmt: skip
     run_scheduler(scheduler)
-    assert calls == 2 and scheduler.fatal is None and scheduler.totals.sent == 1
+    assert starts == [0.0, 60.0]  # the retry is the next tick, not an immediate rerun
+    assert scheduler.fatal is None and scheduler.totals.sent == 1
 
     def refused(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
         raise CredentialRejectedError("bearer token (TWITTER_BEARER_TOKEN)", 401)
 
+    clock = FakeClock(now=0.0)
     scheduler = Scheduler(
-        refused, region="us-east-1", stage="dev", interval_s=0.05, timeout_s=0.04,
-        totals=IngestTotals(),
+        refused, region="us-east-1", stage="dev", interval_s=60.0, timeout_s=57.0,
+        totals=IngestTotals(), clock=clock, wait=clock.wait,
     )  # fmt: skip
     run_scheduler(scheduler)
     assert isinstance(scheduler.fatal, CredentialRejectedError)
+    assert clock.waits == []  # no next tick after a refusal
     assert "HTTP 401" in (scheduler.totals.last_error or "")
 
 

@@ -27,6 +27,8 @@ from tests.conftest import AwsHarness
 from tests.paths import OWN_TWITTER, own_lines
 from tests.streams import FlakyKinesis, ListSource, by_partition_key, read_stream
 
+pytestmark = pytest.mark.integration
+
 
 def scheduled_event() -> dict[str, Any]:
     """A complete EventBridge scheduled event, as Lambda receives it."""

@@ -23,8 +23,8 @@ import pytest
 
 from tests.paths import REPO_ROOT
 from tests.support.child_clock import child_now
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import DirSink, StreamRecord, curated_delivery
-from tweetlake_local.sample import envelope_line, sample_envelopes
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +147,7 @@ def test_terraform_var_files_named_in_docs_exist() -> None:
 
 
 def test_documented_local_api_paths_are_routes_of_the_openapi_document() -> None:
-    spec = json.loads((REPO_ROOT / "chalicelib" / "openapi.json").read_text())
+    spec = json.loads((REPO_ROOT / "chalicelib" / "api" / "openapi.json").read_text())
     patterns = [
         re.compile("^" + re.sub(r"\{[^}]+\}", r"[^/]+", path) + "$") for path in spec["paths"]
     ]

@@ -16,6 +16,8 @@ import app
 from chalicelib.aws import client as aws_client
 from chalicelib.retry import Backoff
 from tests.conftest import AwsHarness
+from tests.support.clock import ManualClock
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import DirSink, S3Sink, curated_delivery, raw_delivery
 from tweetlake_local.poller import (
     BatchFailedError,
@@ -26,7 +28,6 @@ from tweetlake_local.poller import (
     MemoryCheckpoints,
     Poller,
 )
-from tweetlake_local.sample import envelope_line, sample_envelopes
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +48,6 @@ class Recorder:
 
     def seen(self) -> list[bytes]:
         return [base64.b64decode(r["kinesis"]["data"]) for e in self.events for r in e["Records"]]
-
-
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def put(aws_h: AwsHarness, datas: list[bytes]) -> list[dict[str, Any]]:
@@ -133,7 +126,7 @@ def test_batch_settings_default_to_the_ones_declared_in_app(aws: AwsHarness) -> 
 
 def test_batching_window_holds_a_small_batch_until_it_expires(aws: AwsHarness) -> None:
     put(aws, [b'{"n":1}\n', b'{"n":2}\n', b'{"n":3}\n'])
-    clock, recorder = FakeClock(), Recorder()
+    clock, recorder = ManualClock(), Recorder()
     m = mapping(aws, recorder, batch_size=100, batching_window_s=5, clock=clock)
     m.poll()
     clock.now = 4.9

@@ -1,6 +1,6 @@
 """The live sources against the loopback X server: framing, misbehaviour, waits, deadline.
 
-Every test talks real HTTP to :class:`tweetlake_local.fake_twitter.FakeTwitter`
+Every test talks real HTTP to :class:`tests.support.fake_twitter.FakeTwitter`
 on 127.0.0.1. Sleeps go to a :class:`ScriptClock` (instant, recorded), so the
 documented waits (5 s, 60 s, 320 s) are checked without being waited. That
 clock moves only by those waits, and reaches the run's deadline once the
@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib.sources.catchup import TWITTER_EPOCH_MS
-from chalicelib.sources.credentials import CredentialRejectedError, Secret
-from chalicelib.sources.http_stream import StreamRequestError
-from chalicelib.sources.rules import Rule, RuleRejectedError
-from chalicelib.sources.v1_stream import V1StreamSource
-from chalicelib.sources.v2_stream import V2_FIELDS, V2StreamSource
+from chalicelib.ingest.sources.catchup import TWITTER_EPOCH_MS
+from chalicelib.ingest.sources.credentials import CredentialRejectedError, Secret
+from chalicelib.ingest.sources.http_stream import StreamRequestError
+from chalicelib.ingest.sources.rules import Rule, RuleRejectedError
+from chalicelib.ingest.sources.v1_stream import V1StreamSource
+from chalicelib.ingest.sources.v2_stream import V2_FIELDS, V2StreamSource
 from tests.paths import own_lines
+from tests.support import fake_twitter as ft
 from tests.support.clock import ScriptClock
-from tweetlake_local import fake_twitter as ft
-from tweetlake_local.fake_twitter import FakeTwitter
+from tests.support.fake_twitter import FakeTwitter
 
 pytestmark = pytest.mark.integration
 

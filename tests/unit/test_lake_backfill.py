@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from chalicelib.retry import Backoff
-from tweetlake_local.backfill import BackfillError, LocalZone, backfill, open_zone
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.cli import main
 from tweetlake_local.firehose import DirSink, StreamRecord, raw_delivery
-from tweetlake_local.sample import envelope_line, sample_envelopes
+from tweetlake_ops.backfill import BackfillError, LocalZone, backfill, open_zone
 
 T0 = datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.normalize import normalize_line
-from chalicelib.schema import validate
-from chalicelib.sources.base import Source
-from chalicelib.sources.synthetic import (
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.envelope.schema import validate
+from chalicelib.ingest.sources.base import Source
+from chalicelib.ingest.sources.synthetic import (
     TWITTER_EPOCH_MS,
     SyntheticSource,
     generate_lines,
@@ -163,8 +163,8 @@ def test_unpaced_bounded_load_lies_in_the_past() -> None:
     import json
     import time
 
-    from chalicelib.normalize import normalize_line
-    from chalicelib.sources.synthetic import SyntheticSource
+    from chalicelib.envelope.normalize import normalize_line
+    from chalicelib.ingest.sources.synthetic import SyntheticSource
 
     now_iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
     source = SyntheticSource(7, limit=2000)

@@ -7,7 +7,9 @@ encoded as the producer writes it, and ``encoded`` sends text that is not base64
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.envelope.normalize import envelope_bytes
@@ -49,3 +51,23 @@ def kinesis_record(
 
 def kinesis_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"Records": list(records)}
+
+
+@dataclass
+class RecordingConsumer:
+    """A consumer handler that records every event and fails the first ``fail`` calls
+    (as a throttled table would), so readers' retries and checkpoints can be seen."""
+
+    fail: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, int]:
+        self.events.append(event)
+        if self.fail > 0:
+            self.fail -= 1
+            raise RuntimeError("DynamoDB throttled")
+        return {"ok": len(event["Records"])}
+
+    def seen(self) -> list[bytes]:
+        """Every record's data, in the order the handler was given them."""
+        return [base64.b64decode(r["kinesis"]["data"]) for e in self.events for r in e["Records"]]

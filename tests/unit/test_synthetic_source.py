@@ -17,6 +17,7 @@ from chalicelib.ingest.sources.synthetic import (
     generate_lines,
     snowflake,
 )
+from tests.support.clock import ManualClock
 
 LINES = generate_lines(11, 3000)
 
@@ -124,22 +125,9 @@ def test_deletes_refer_to_tweets_generated_earlier() -> None:
     assert deletes > 10
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_source_honours_limit_and_rate() -> None:
-    fake = FakeTime()
-    source = SyntheticSource(3, rate=10, limit=25, start_ms=0, clock=fake.clock, sleep=fake.sleep)
+    fake = ManualClock()
+    source = SyntheticSource(3, rate=10, limit=25, start_ms=0, clock=fake, sleep=fake.sleep)
     assert isinstance(source, Source)
     lines = list(source.lines())
     assert len(lines) == 25

@@ -9,6 +9,7 @@ must make the iterator end promptly and release connections.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
@@ -36,3 +37,18 @@ class Source(Protocol):
     def reconnects(self) -> int:
         """How many times the source reconnected during this run (0 for files)."""
         ...
+
+
+class LocalSource:
+    """What the sources that never connect anywhere share (synthetic, replay):
+    no reconnects, and ``stop`` sets an event their ``lines`` loop checks."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+
+    @property
+    def reconnects(self) -> int:
+        return 0
+
+    def stop(self) -> None:
+        self._stopped.set()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from chalicelib.aws import split_s3_uri
+from chalicelib.ingest.sources.base import LocalSource
 
 CHUNK_BYTES = 256 * 1024
 
@@ -67,22 +67,15 @@ def unwrap_envelope(line: bytes) -> bytes:
     return line
 
 
-class ReplaySource:
+class ReplaySource(LocalSource):
     """A :class:`~chalicelib.ingest.sources.base.Source` over one JSON-lines file."""
 
     source_api = "replay"
 
     def __init__(self, uri: str, *, s3_client: Callable[[], Any] | None = None) -> None:
+        super().__init__()
         self._uri = uri
         self._s3_client = s3_client
-        self._stopped = threading.Event()
-
-    @property
-    def reconnects(self) -> int:
-        return 0
-
-    def stop(self) -> None:
-        self._stopped.set()
 
     def _open(self) -> IO[bytes]:
         if self._uri.startswith("s3://"):

@@ -31,13 +31,13 @@ from __future__ import annotations
 import json
 import math
 import random
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.ingest.sources.base import LocalSource
 from chalicelib.timeutil import iso_utc
 
 TWITTER_EPOCH_MS = 1288834974657
@@ -585,7 +585,7 @@ def generate_lines(
     return [next(stream) for _ in range(count)]
 
 
-class SyntheticSource:
+class SyntheticSource(LocalSource):
     """The synthetic stream as a :class:`~chalicelib.ingest.sources.base.Source`.
 
     ``rate`` paces lines in real time (lines per second; 0 = as fast as
@@ -607,6 +607,7 @@ class SyntheticSource:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__()
         if start_ms is None:
             start_ms = int(time.time() * 1000)
             if not rate and limit:
@@ -620,14 +621,6 @@ class SyntheticSource:
         self._limit = limit
         self._clock = clock
         self._sleep = sleep
-        self._stopped = threading.Event()
-
-    @property
-    def reconnects(self) -> int:
-        return 0
-
-    def stop(self) -> None:
-        self._stopped.set()
 
     def lines(self) -> Iterator[str]:
         started = self._clock()

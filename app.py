@@ -12,13 +12,15 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib import api, consumer, ingest
+from chalicelib import api
 from chalicelib.config import (
     CONSUMER_BATCH_SIZE,
     CONSUMER_BATCHING_WINDOW_S,
     INGEST_EVERY_MINUTES,
     trigger_stream_name,
 )
+from chalicelib.consume.handler import handle_batch
+from chalicelib.ingest.handler import run_ingest
 
 app = Chalice(app_name="tweetlake")
 app.debug = False
@@ -26,7 +28,7 @@ app.debug = False
 
 @app.schedule(Rate(INGEST_EVERY_MINUTES, unit=Rate.MINUTES), name="ingest")
 def ingest_tweets(event: Any) -> dict[str, Any]:
-    return ingest.run_ingest(event.to_dict(), event.context)
+    return run_ingest(event.to_dict(), event.context)
 
 
 @app.on_kinesis_record(
@@ -37,7 +39,7 @@ def ingest_tweets(event: Any) -> dict[str, Any]:
     name="consume",
 )
 def consume_tweets(event: Any) -> dict[str, int]:
-    return consumer.handle_batch(event.to_dict())
+    return handle_batch(event.to_dict())
 
 
 # Read-only REST API. Each route passes its path and query parameters to one

@@ -62,8 +62,8 @@ def fixture_lines() -> tuple[list[str], list[str]]:
 
 
 def templates() -> tuple[list[dict[str, Any]], list[str]]:
-    from chalicelib.normalize import normalize_line
-    from chalicelib.schema import validate
+    from chalicelib.envelope.normalize import normalize_line
+    from chalicelib.envelope.schema import validate
 
     lines, used = fixture_lines()
     found = []
@@ -88,7 +88,7 @@ def zipf_authors(rng: random.Random, n: int) -> list[int]:
 def build_batch(stream: str, keep_raw: bool = True) -> tuple[dict[str, Any], int, list[str]]:
     """The batch; ``keep_raw=False`` empties every ``raw`` (what the transform would cost
     if the original payload did not travel in the record: not the contract, a yardstick)."""
-    from tweetlake_local.kinesis_events import kinesis_event, kinesis_record
+    from tests.support.kinesis_events import kinesis_event, kinesis_record
 
     rng = random.Random(SEED)
     found, used = templates()
@@ -115,7 +115,7 @@ def child(endpoint: str, queue: Any) -> None:
 
     os.environ.update({**stage_environment("dev"), **aws_environment(endpoint)})
     settings = get_settings()
-    import chalicelib.consumer  # noqa: F401  (imports counted before the batch exists)
+    import chalicelib.consume.handler  # noqa: F401  (imports counted before the batch exists)
 
     rss_imports = peak_rss_mb()
     event, authors, used = build_batch(settings.stream_name)
@@ -141,7 +141,7 @@ def child(endpoint: str, queue: Any) -> None:
     # standard library's.
     import pybase64
 
-    from chalicelib.envelope_codec import codec
+    from chalicelib.envelope.codec import codec
 
     typed = codec().decode
     decoders = {
@@ -157,7 +157,7 @@ def child(endpoint: str, queue: Any) -> None:
             floor = min(floor, time.process_time() - started)
         figures[f"{name}_records_per_s"] = len(event["Records"]) / floor
     from chalicelib import aws
-    from chalicelib.consumer import handle_batch
+    from chalicelib.consume.handler import handle_batch
 
     # No S3 client up front: handle_batch creates one only for a batch with
     # quarantined records, as in Lambda (a botocore client costs ~5-30 MB of RSS).
@@ -194,7 +194,7 @@ def yardstick(queue: Any) -> None:
 
 def transform_seconds(event: dict[str, Any], runs: int = 5) -> float:
     """CPU seconds of the pure transform over the batch, best of ``runs``."""
-    from chalicelib.enrich import transform
+    from chalicelib.consume.transform import transform
 
     best = float("inf")
     for _ in range(runs):

@@ -4,16 +4,16 @@ Runs the real code and writes ``docs/measured_inputs.json``, which
 ``python -m tweetlake_local cost`` reads:
 
 * **Kinesis record bytes per tweet**: seeded sample tweets (v1.1 and v2 shapes,
-  ``tweetlake_local.sample``) through ``chalicelib.ingest.encode_record``, the
+  ``tests.support.sample``) through ``chalicelib.ingest.handler.encode_record``, the
   ingest function's own encoding; with the per-record roundings Kinesis (1 KB,
   25 KB units) and Firehose (5 KB) bill.
-* **The consumer**: ``chalicelib.consumer.handle_batch`` on Lambda-shaped batches
+* **The consumer**: ``chalicelib.consume.handler.handle_batch`` on Lambda-shaped batches
   of 500, 50 and 5 records against a moto server in its own process: handler ms
   per batch (median; the first batch of each size is a warm-up), DynamoDB keys read
   and items written (from the consumer's own batch log line). moto answers from
   Python on this machine, so its latency overstates DynamoDB's on AWS.
 * **DynamoDB item bytes**: the items the consumer wrote, scanned back and sized by
-  DynamoDB's published rules (``tweetlake_local.cost.item_size``).
+  DynamoDB's published rules (``chalicelib.dynamo.attributes.item_size``).
 * **The lake**: raw gzip and Parquet bytes per tweet from the local Firehose
   encoders (one buffer of 20,000 tweets, like a 64-128 MiB Firehose buffer), and
   the bytes each named query scans per million tweets (``bench.lake``'s column
@@ -35,22 +35,22 @@ from typing import Any
 
 from bench.ingest import reset, start_moto
 from bench.lake import chunk_sizes, scanned_bytes, shared_sample
-from chalicelib.ingest import encode_record
-from tweetlake_local.cost import (
+from chalicelib.dynamo.attributes import from_item, item_size
+from chalicelib.ingest.handler import encode_record
+from tests.support.sample import sample_envelopes
+from tweetlake_local.emulator import aws_environment
+from tweetlake_local.firehose import StreamRecord, gzip_lines, parquet_rows
+from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
+from tweetlake_local.parquet import lake_schema
+from tweetlake_local.stage import stage_environment
+from tweetlake_ops.cost import (
     FIREHOSE_ROUNDING,
     KINESIS_ONDEMAND_ROUNDING,
     KINESIS_PAYLOAD_UNIT,
     MEASURED_PATH,
     billed,
-    item_size,
 )
-from tweetlake_local.emulator import aws_environment
-from tweetlake_local.firehose import StreamRecord, gzip_lines, parquet_rows
-from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
-from tweetlake_local.parquet import lake_schema
-from tweetlake_local.sample import sample_envelopes
-from tweetlake_local.sql import PARTITION_COLUMNS, named_queries, referenced_columns
-from tweetlake_local.stage import stage_environment
+from tweetlake_ops.sql import PARTITION_COLUMNS, named_queries, referenced_columns
 
 SHARD = "shardId-000000000000"
 BATCHES = {500: 4, 50: 8, 5: 16}  # batch size -> timed batches (plus one warm-up each)
@@ -99,7 +99,7 @@ def scan(client: Any, table: str) -> list[dict[str, Any]]:
 
 
 def mean_units(items: list[dict[str, Any]], unit: int) -> tuple[float, float]:
-    sizes = [item_size(i) for i in items]
+    sizes = [item_size(from_item(i)) for i in items]
     return sum(sizes) / len(sizes), sum(billed(s, unit) // unit for s in sizes) / len(sizes)
 
 
@@ -111,7 +111,7 @@ def measure_consumer(envelopes: list[dict[str, Any]]) -> dict[str, Any]:
         os.environ.update(aws_environment(endpoint))
         from chalicelib import aws
         from chalicelib.config import load_settings
-        from chalicelib.consumer import handle_batch
+        from chalicelib.consume.handler import handle_batch
         from tweetlake_local.resources import create_resources
 
         settings = load_settings(dict(os.environ))
@@ -216,7 +216,7 @@ def main() -> None:
     result.update(measure_lake(lake_envelopes))
     result.update(measure_consumer(envelopes))
     notes = [
-        f"Sample tweets: {LAKE_TWEETS:,} seeded v1.1/v2-shaped tweets (tweetlake_local.sample);"
+        f"Sample tweets: {LAKE_TWEETS:,} seeded v1.1/v2-shaped tweets (tests.support.sample);"
         " the consumer ran on "
         + ", ".join(f"{n} batches of {s}" for s, n in BATCHES.items())
         + " after one warm-up batch each.",

@@ -1,6 +1,6 @@
 """Ingest throughput: synthetic source → normalize → Kinesis (moto server), batched vs naive.
 
-Runs the real ingest path (:func:`chalicelib.ingest.run_ingest`, the batching
+Runs the real ingest path (:func:`chalicelib.ingest.handler.run_ingest`, the batching
 producer) against a moto server started in its own process on 127.0.0.1, then
 a naive producer that calls ``put_record`` once per record on the same lines,
 in the same run, and prints both rates and their ratio. Figures are for this
@@ -26,10 +26,10 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import load_settings
-from chalicelib.ingest import IngestDeps, encode_record, run_ingest
-from chalicelib.normalize import normalize_line
-from chalicelib.producer import KinesisProducer
-from chalicelib.sources.synthetic import SyntheticSource, generate_lines
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.ingest.handler import IngestDeps, encode_record, run_ingest
+from chalicelib.ingest.producer import KinesisProducer
+from chalicelib.ingest.sources.synthetic import SyntheticSource, generate_lines
 from tweetlake_local.emulator import aws_environment
 from tweetlake_local.resources import create_resources
 from tweetlake_local.stage import stage_environment

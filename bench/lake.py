@@ -28,12 +28,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from chalicelib.normalize import normalize_line
+from chalicelib.envelope.normalize import normalize_line
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import StreamRecord, curated_delivery, parquet_rows, raw_delivery
 from tweetlake_local.parquet import lake_schema
-from tweetlake_local.sample import envelope_line, sample_envelopes
-from tweetlake_local.sql import PARTITION_COLUMNS, named_queries, referenced_columns
 from tweetlake_local.stage import REPO_ROOT
+from tweetlake_ops.sql import PARTITION_COLUMNS, named_queries, referenced_columns
 
 AWS_MIN_CONVERSION_BUFFER = 64 * 1024 * 1024
 

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings, load_settings
-from chalicelib.consumer import handle_batch
-from chalicelib.sources.synthetic import SyntheticSource
+from chalicelib.consume.handler import handle_batch
+from chalicelib.ingest.sources.synthetic import SyntheticSource
 from tweetlake_local.api_server import ChaliceLocal
 from tweetlake_local.emulator import MotoServer, aws_environment
 from tweetlake_local.pipeline import Pipeline

@@ -1,6 +1,6 @@
 """Live-stream throughput: loopback X server → v2 source → normalize → Kinesis producer.
 
-The loopback server (:mod:`tweetlake_local.fake_twitter`) runs in its own
+The loopback server (:mod:`tests.support.fake_twitter`) runs in its own
 process and sends synthetic v2 stream lines as fast as the socket takes
 them, in 64 KiB chunks of the real wire format (chunked HTTP, ``\\r\\n``
 lines). This process reads them through :class:`V2StreamSource` (the same
@@ -20,13 +20,13 @@ import multiprocessing
 import time
 from typing import Any
 
-from chalicelib.ingest import encode_record
-from chalicelib.normalize import normalize_line
-from chalicelib.producer import KinesisProducer
-from chalicelib.sources.credentials import Secret
-from chalicelib.sources.synthetic import generate_lines
-from chalicelib.sources.v2_stream import V2StreamSource
-from tweetlake_local import fake_twitter as ft
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.ingest.handler import encode_record
+from chalicelib.ingest.producer import KinesisProducer
+from chalicelib.ingest.sources.credentials import Secret
+from chalicelib.ingest.sources.synthetic import generate_lines
+from chalicelib.ingest.sources.v2_stream import V2StreamSource
+from tests.support import fake_twitter as ft
 
 SEED = 2026
 

@@ -1,4 +1,4 @@
-# The operational store, exactly as chalicelib/tables.py declares it (a test
+# The operational store, exactly as chalicelib/dynamo/tables.py declares it (a test
 # compares the two). On demand: the write rate follows the tweet rate, which
 # nobody controls.
 

@@ -5,7 +5,7 @@
 
 module "glue_columns" {
   source      = "./modules/glue_columns"
-  schema_file = "${path.module}/../chalicelib/envelope_schema.json"
+  schema_file = "${path.module}/../chalicelib/envelope/schema.json"
   kind        = "tweet"
 }
 
@@ -22,7 +22,7 @@ resource "aws_glue_catalog_database" "raw" {
 resource "aws_glue_catalog_table" "tweets" {
   name          = local.curated_table
   database_name = aws_glue_catalog_database.lake.name
-  description   = "Tweets as Parquet (Snappy), written by Firehose from the Kinesis stream; columns from chalicelib/envelope_schema.json. Partitioned by arrival time (UTC): dt=yyyy-MM-dd, hour=HH."
+  description   = "Tweets as Parquet (Snappy), written by Firehose from the Kinesis stream; columns from chalicelib/envelope/schema.json. Partitioned by arrival time (UTC): dt=yyyy-MM-dd, hour=HH."
   table_type    = "EXTERNAL_TABLE"
 
   parameters = {

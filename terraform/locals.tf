@@ -1,6 +1,6 @@
 # Names and shared values. Every name follows <project>-<stage>-<thing>, the
 # convention the Chalice stage config uses; the bridge
-# (python -m tweetlake_local.chalice_config) copies the real values from
+# (python -m tweetlake_ops.chalice_config) copies the real values from
 # `terraform output -json` into .chalice/config.json.
 
 data "aws_caller_identity" "current" {}

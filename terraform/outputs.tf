@@ -1,4 +1,4 @@
-# What the Chalice stage needs (python -m tweetlake_local.chalice_config reads
+# What the Chalice stage needs (python -m tweetlake_ops.chalice_config reads
 # `terraform output -json`) and what an operator looks for.
 
 output "stage" {

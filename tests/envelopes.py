@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.schema import schema_version
+from chalicelib.envelope.schema import schema_version
 
 
 def tweet_envelope(

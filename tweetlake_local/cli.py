@@ -1,18 +1,18 @@
 """The local command line: ``python -m tweetlake_local <command>``.
 
 ``run`` is the whole pipeline offline (``make run``, :mod:`tweetlake_local.run`);
-``sql`` and ``backfill`` work on the lake it writes (:mod:`tweetlake_local.lake_cli`);
+``sql`` and ``backfill`` work on the lake it writes (:mod:`tweetlake_ops.lake_cli`);
 ``redrive`` sends quarantined records back after a fix; ``cost`` estimates the bill
-(:mod:`tweetlake_local.cost`).
+(:mod:`tweetlake_ops.cost`).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tweetlake_local.cost_cli import add_cost_command
-from tweetlake_local.lake_cli import add_lake_commands, add_redrive_command
 from tweetlake_local.run import add_run_command
+from tweetlake_ops.cost_cli import add_cost_command
+from tweetlake_ops.lake_cli import add_lake_commands, add_redrive_command
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """The curated table's Parquet schema and writer, derived from the envelope schema file.
 
-Terraform declares the Glue columns from ``chalicelib.schema.glue_columns()``;
+Terraform declares the Glue columns from ``chalicelib.envelope.schema.glue_columns()``;
 this module builds the pyarrow schema from the same field specs (a test reads
 the Glue type strings back to prove the two agree).
 
@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chalicelib.schema import FieldSpec, lake_fields
+from chalicelib.envelope.schema import FieldSpec, lake_fields
 from chalicelib.timeutil import parse_iso
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")

@@ -4,7 +4,7 @@
 local``; this module runs, in threads of the same process, what AWS would run
 as Lambda invocations and Firehose deliveries:
 
-* the **schedule**: :func:`chalicelib.ingest.run_ingest`, the function
+* the **schedule**: :func:`chalicelib.ingest.handler.run_ingest`, the function
   ``app.ingest_tweets`` calls, invoked every ``interval_s`` with a complete
   EventBridge event and a Lambda-like context whose remaining time counts
   down to a timeout (95% of the interval, as 570 s of 600 s on AWS). A run
@@ -13,7 +13,7 @@ as Lambda invocations and Firehose deliveries:
   stop is requested, which is how Ctrl-C makes a run flush early;
 * the **readers** of the stream (:func:`tweetlake_local.poller.local_readers`):
   the consumer's event source mapping, calling
-  :func:`chalicelib.consumer.handle_batch`, and both Firehose deliveries.
+  :func:`chalicelib.consume.handler.handle_batch`, and both Firehose deliveries.
 
 Configuration reaches chalicelib through ``os.environ``, set once before any
 thread starts and never changed after, so the threads need no locks around it
@@ -199,7 +199,7 @@ class FatalIngestError(RuntimeError):
 def is_fatal(exc: BaseException) -> bool:
     """Errors a retry cannot fix: bad settings, and what X refused (credentials, rules)."""
     from chalicelib.config import ConfigError
-    from chalicelib.sources.base import SourceRefusedError
+    from chalicelib.ingest.sources.base import SourceRefusedError
 
     return isinstance(exc, (ConfigError, SourceRefusedError))
 
@@ -300,7 +300,7 @@ def ingest_invoker(
     ``source`` replaces the one ``TWEETLAKE_SOURCE`` names (the benchmark times
     each line it emits); it can serve one run only.
     """
-    from chalicelib.ingest import IngestDeps, run_ingest
+    from chalicelib.ingest.handler import IngestDeps, run_ingest
 
     def on_sent(n: int) -> None:
         totals.sent_live += n

@@ -1,6 +1,6 @@
 """Create the resources a stage uses in the emulated account.
 
-Names come from the stage's settings, table shapes from ``chalicelib.tables``;
+Names come from the stage's settings, table shapes from ``chalicelib.dynamo.tables``;
 Terraform declares the same things for AWS (a test compares the two).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.tables import AUTHORS, STATE, TWEETS, TableDef, create_table_request
+from chalicelib.dynamo.tables import AUTHORS, STATE, TWEETS, TableDef, create_table_request
 
 STREAM_SHARDS = 2
 

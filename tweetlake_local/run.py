@@ -33,8 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from chalicelib.sources.credentials import FIELDS as CREDENTIAL_VARS
-from chalicelib.sources.credentials import OAUTH1_FIELDS
+from chalicelib.ingest.sources.credentials import FIELDS as CREDENTIAL_VARS
+from chalicelib.ingest.sources.credentials import OAUTH1_FIELDS
 from tweetlake_local.stage import stage_environment
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ def build_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
     plan = choose_source(args, environ)
     plan.api_port, plan.aws_port = api_port, aws_port
     from chalicelib.config import ConfigError, load_settings
-    from chalicelib.ingest_settings import load_ingest_settings
+    from chalicelib.ingest.settings import load_ingest_settings
 
     try:
         stage_env = stage_environment(args.stage)
@@ -398,7 +398,7 @@ class LocalMode:
             fallback=api_port.fallback,
         )
         self.api.start()
-        from chalicelib.consumer import handle_batch
+        from chalicelib.consume.handler import handle_batch
         from tweetlake_local.pipeline import Pipeline
 
         self.pipeline = Pipeline(

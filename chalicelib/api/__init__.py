@@ -3,7 +3,7 @@
 Modules: :mod:`~chalicelib.api.views` (one function per route),
 :mod:`~chalicelib.api.params` (checking client input),
 :mod:`~chalicelib.api.cursor` (signed page cursors),
-:mod:`~chalicelib.api.store` (GetItem/Query against the tables),
+:mod:`~chalicelib.api.reader` (GetItem/Query against the tables),
 :mod:`~chalicelib.api.shape` (items to public JSON),
 :mod:`~chalicelib.api.docs` (the OpenAPI document and its HTML page),
 :mod:`~chalicelib.api.health`. Every error body is

@@ -1,6 +1,6 @@
 """``GET /openapi.json`` and ``GET /docs``.
 
-The OpenAPI document is written by hand (``chalicelib/openapi.json``): Chalice's
+The OpenAPI document is written by hand (``chalicelib/api/openapi.json``): Chalice's
 generated one has empty schemas. A test checks every route and every response
 against it, so it stays true. ``/docs`` renders the same document into one
 self-contained HTML page on the server: no scripts, no CDN, no external
@@ -18,7 +18,7 @@ from typing import Any
 
 from chalice import Response
 
-OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 CACHE_DOCUMENT = "public, max-age=300"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 

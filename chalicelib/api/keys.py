@@ -1,7 +1,7 @@
 """Bounds in the sort-key space of the tweet indexes.
 
 ``created_key`` is ``<created_at>#<tweet id, 20 digits>`` (see
-:mod:`chalicelib.items`), fixed width, so string order is time order. Every
+:mod:`chalicelib.dynamo.items`), fixed width, so string order is time order. Every
 listing is a DynamoDB key condition ``created_key BETWEEN low AND high`` (or
 ``<= high``): ``low`` is the ``since`` time (inclusive, a prefix of every key at
 that millisecond) and ``high`` is an inclusive key bound. Expressing

@@ -2,7 +2,7 @@
 
 Only fields named here reach a response, so bookkeeping the consumer adds to an
 item never leaks. Field types come from the envelope schema
-(``envelope_schema.json``), the same contract the consumer validates with, and
+(``envelope/schema.json``), the same contract the consumer validates with, and
 values are read straight from DynamoDB's attribute-value form: numbers become
 ``int`` (never ``Decimal``), times are re-rendered as UTC ISO-8601, a value of
 the wrong type becomes ``null`` rather than an error.
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from chalicelib.items import TWEET_FIELDS
-from chalicelib.schema import FieldSpec, kind_fields
+from chalicelib.dynamo.items import TWEET_FIELDS
+from chalicelib.envelope.schema import FieldSpec, kind_fields
 from chalicelib.timeutil import iso_utc, parse_iso
 
 Convert = Callable[[Any], Any]

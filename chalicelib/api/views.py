@@ -20,7 +20,7 @@ from chalicelib.api import cursor as cursors
 from chalicelib.api import params, shape
 from chalicelib.api.errors import ApiError, bad_request, error, error_response, json_response
 from chalicelib.api.keys import high_for_until
-from chalicelib.api.store import Page, Reader
+from chalicelib.api.reader import Page, Reader
 from chalicelib.aws import RETRYABLE_ERROR_CODES, error_code
 from chalicelib.config import ConfigError, Settings, get_settings
 

@@ -1,8 +1,8 @@
 """Helpers for the read-API tests: seeding the tables, metering DynamoDB,
 and checking responses against the OpenAPI document.
 
-Seeding writes the shapes the consumer's writer produces (``chalicelib.tables``
-docstring): tweet items from :func:`chalicelib.items.tweet_item` over
+Seeding writes the shapes the consumer's writer produces (``chalicelib.dynamo.tables``
+docstring): tweet items from :func:`chalicelib.dynamo.items.tweet_item` over
 normalized fixture envelopes, author items, and the hour directory. Each tweet
 item also carries bookkeeping attributes the API must never show.
 """
@@ -25,9 +25,9 @@ from jsonschema import Draft202012Validator, FormatChecker
 from chalicelib import aws
 from chalicelib.api.docs import load_openapi
 from chalicelib.config import Settings
-from chalicelib.items import tweet_item
-from chalicelib.normalize import normalize_line
-from chalicelib.schema import validate
+from chalicelib.dynamo.items import tweet_item
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.envelope.schema import validate
 from tests.paths import own_lines
 
 PROCESSED_AT = "2026-11-24T12:00:00.000Z"
@@ -118,7 +118,7 @@ def seed(settings: Settings, envelopes: list[dict[str, Any]]) -> list[dict[str, 
 
 def tombstone(settings: Settings, tweet_id: str) -> None:
     """What a delete leaves: status deleted, no index attributes."""
-    from chalicelib.hashing import hash_line
+    from chalicelib.dynamo.hashing import hash_line
 
     aws.client("dynamodb", settings.region).put_item(
         TableName=settings.tweets_table,

@@ -1,7 +1,7 @@
 """The read API through ``chalice.test.Client`` against the moto server.
 
 Every response below passes through :class:`ApiClient`, which validates it
-against ``chalicelib/openapi.json``; the last test checks that every
+against ``chalicelib/api/openapi.json``; the last test checks that every
 documented (route, status) pair was produced by a real request.
 """
 
@@ -21,7 +21,7 @@ from app import app
 from chalicelib import aws as aws_module
 from chalicelib.api import cursor as cursors
 from chalicelib.api.errors import ApiError
-from chalicelib.hashing import hash_line
+from chalicelib.dynamo.hashing import hash_line
 from tests.conftest import AwsHarness
 from tests.integration.api_support import (
     INTERNAL,

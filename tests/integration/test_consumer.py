@@ -13,17 +13,17 @@ from chalice.test import Client
 from app import app
 from chalicelib import aws
 from chalicelib.config import ConfigError
-from chalicelib.consumer import handle_batch
-from chalicelib.hashing import hash_line
-from chalicelib.items import TWEET_FIELDS, tweet_item
-from chalicelib.normalize import normalize_line
+from chalicelib.consume.handler import handle_batch
+from chalicelib.dynamo.hashing import hash_line
+from chalicelib.dynamo.items import TWEET_FIELDS, tweet_item
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.envelope.schema import validate
 from chalicelib.retry import Backoff
-from chalicelib.schema import validate
 from tests.conftest import AwsHarness
 from tests.envelopes import delete_envelope, tweet_envelope
 from tests.integration.dynamo_faults import DynamoFaults
 from tests.paths import SHARED_TWITTER, own_lines, shared_fixture
-from tweetlake_local.kinesis_events import kinesis_event, kinesis_record
+from tests.support.kinesis_events import kinesis_event, kinesis_record
 from tweetlake_local.resources import create_resources
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ def consume(event: dict[str, Any]) -> dict[str, Any]:
 
 def scan(settings: Any) -> dict[str, list[dict[str, Any]]]:
     """Full contents of the three tables (tests may scan; the app never does)."""
-    from chalicelib.store import from_item
+    from chalicelib.dynamo.attributes import from_item
 
     dynamodb = aws.client("dynamodb", settings.region)
     out: dict[str, list[dict[str, Any]]] = {}

@@ -23,8 +23,8 @@ import pytest
 
 from tests.paths import REPO_ROOT
 from tests.support.child_clock import child_now
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import DirSink, StreamRecord, curated_delivery
-from tweetlake_local.sample import envelope_line, sample_envelopes
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,7 @@ COVERED = {
     rf"^{PY} tweetlake_local run\b": "tests/integration/test_local_run.py",
     rf"^{PY} tweetlake_local (redrive)\b": "tests/integration/test_redrive.py",
     rf"^{PY} tweetlake_local (backfill)\b": "tests/unit/test_lake_backfill.py",
-    rf"^{PY} tweetlake_local\.chalice_config\b": "tests/unit/test_chalice_config.py",
+    rf"^{PY} tweetlake_ops\.chalice_config\b": "tests/unit/test_chalice_config.py",
     r"^curl -s '?http://127\.0\.0\.1:8000/": "tests/integration/test_api_routes.py",
 }
 AWS_ONLY = (
@@ -147,7 +147,7 @@ def test_terraform_var_files_named_in_docs_exist() -> None:
 
 
 def test_documented_local_api_paths_are_routes_of_the_openapi_document() -> None:
-    spec = json.loads((REPO_ROOT / "chalicelib" / "openapi.json").read_text())
+    spec = json.loads((REPO_ROOT / "chalicelib" / "api" / "openapi.json").read_text())
     patterns = [
         re.compile("^" + re.sub(r"\{[^}]+\}", r"[^/]+", path) + "$") for path in spec["paths"]
     ]

@@ -11,8 +11,8 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import aws
-from chalicelib.normalize import normalize_line
-from chalicelib.tables import ALL_TABLES
+from chalicelib.dynamo.tables import ALL_TABLES
+from chalicelib.envelope.normalize import normalize_line
 from tests.conftest import AwsHarness
 from tests.paths import own_lines
 

@@ -17,12 +17,12 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import aws
-from chalicelib.checkpoint import Checkpoint
 from chalicelib.config import ConfigError
-from chalicelib.ingest import IngestDeps, encode_record, run_ingest
-from chalicelib.normalize import normalize_line
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.ingest.checkpoint import Checkpoint
+from chalicelib.ingest.handler import IngestDeps, encode_record, run_ingest
+from chalicelib.ingest.sources.synthetic import SyntheticSource, SyntheticStream
 from chalicelib.retry import Backoff, RetriesExhaustedError
-from chalicelib.sources.synthetic import SyntheticSource, SyntheticStream
 from tests.conftest import AwsHarness
 from tests.paths import OWN_TWITTER, own_lines
 from tests.streams import FlakyKinesis, ListSource, by_partition_key, read_stream

@@ -11,10 +11,10 @@ import pytest
 
 from chalicelib.aws import client as aws_client
 from tests.conftest import AwsHarness
-from tweetlake_local.backfill import backfill, open_zone
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.cli import main
 from tweetlake_local.firehose import DirSink, S3Sink, StreamRecord, raw_delivery
-from tweetlake_local.sample import envelope_line, sample_envelopes
+from tweetlake_ops.backfill import backfill, open_zone
 
 pytestmark = pytest.mark.integration
 

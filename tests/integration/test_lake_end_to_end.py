@@ -12,9 +12,9 @@ import pytest
 
 from chalicelib.aws import client as aws_client
 from tests.conftest import AwsHarness
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.poller import FileCheckpoints, local_readers
-from tweetlake_local.sample import envelope_line, sample_envelopes
-from tweetlake_local.sql import run
+from tweetlake_ops.sql import run
 
 pytestmark = pytest.mark.integration
 

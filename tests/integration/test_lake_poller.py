@@ -6,7 +6,6 @@ import base64
 import gzip
 import json
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,9 @@ import app
 from chalicelib.aws import client as aws_client
 from chalicelib.retry import Backoff
 from tests.conftest import AwsHarness
+from tests.support.clock import ManualClock
+from tests.support.kinesis_events import RecordingConsumer
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import DirSink, S3Sink, curated_delivery, raw_delivery
 from tweetlake_local.poller import (
     BatchFailedError,
@@ -26,35 +28,8 @@ from tweetlake_local.poller import (
     MemoryCheckpoints,
     Poller,
 )
-from tweetlake_local.sample import envelope_line, sample_envelopes
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Recorder:
-    """A handler that records every event and fails the first ``fail`` calls."""
-
-    fail: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def __call__(self, event: dict[str, Any]) -> dict[str, int]:
-        self.events.append(event)
-        if self.fail > 0:
-            self.fail -= 1
-            raise RuntimeError("DynamoDB throttled")
-        return {"ok": len(event["Records"])}
-
-    def seen(self) -> list[bytes]:
-        return [base64.b64decode(r["kinesis"]["data"]) for e in self.events for r in e["Records"]]
-
-
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def put(aws_h: AwsHarness, datas: list[bytes]) -> list[dict[str, Any]]:
@@ -85,7 +60,7 @@ def test_batches_are_lambda_shaped_per_shard_in_order_and_complete(aws: AwsHarne
     and each record has the fields a Lambda Kinesis event carries."""
     datas = [f'{{"n":{i}}}\n'.encode() for i in range(20)]
     put_results = put(aws, datas)
-    recorder = Recorder()
+    recorder = RecordingConsumer()
     m = mapping(aws, recorder, batch_size=3, batching_window_s=0)
     m.drain()
 
@@ -125,7 +100,7 @@ def aws_client_arn(aws_h: AwsHarness) -> str:
 
 
 def test_batch_settings_default_to_the_ones_declared_in_app(aws: AwsHarness) -> None:
-    m = mapping(aws, Recorder())
+    m = mapping(aws, RecordingConsumer())
     (trigger,) = [e for e in app.app.event_sources if e.name == "consume"]
     assert m.batch_size == trigger.batch_size
     assert m.batching_window_s == trigger.maximum_batching_window_in_seconds
@@ -133,7 +108,7 @@ def test_batch_settings_default_to_the_ones_declared_in_app(aws: AwsHarness) -> 
 
 def test_batching_window_holds_a_small_batch_until_it_expires(aws: AwsHarness) -> None:
     put(aws, [b'{"n":1}\n', b'{"n":2}\n', b'{"n":3}\n'])
-    clock, recorder = FakeClock(), Recorder()
+    clock, recorder = ManualClock(), RecordingConsumer()
     m = mapping(aws, recorder, batch_size=100, batching_window_s=5, clock=clock)
     m.poll()
     clock.now = 4.9
@@ -152,7 +127,7 @@ def test_a_failing_batch_is_retried_whole_with_capped_backoff(aws: AwsHarness) -
     datas = [f'{{"n":{i}}}\n'.encode() for i in range(6)]
     put(aws, datas)
     waits: list[float] = []
-    recorder = Recorder(fail=2)
+    recorder = RecordingConsumer(fail=2)
     m = mapping(
         aws,
         recorder,
@@ -178,7 +153,7 @@ def test_retries_can_be_bounded_and_then_nothing_is_checkpointed(aws: AwsHarness
     checkpoints = MemoryCheckpoints()
     m = mapping(
         aws,
-        Recorder(fail=99),
+        RecordingConsumer(fail=99),
         batch_size=10,
         batching_window_s=0,
         checkpoints=checkpoints,
@@ -193,7 +168,7 @@ def test_a_restart_resumes_after_the_checkpoint(aws: AwsHarness, tmp_path: Path)
     """GIVEN a mapping that handled 5 records and stopped WHEN a new mapping starts
     with the same checkpoint file THEN it handles only records put afterwards."""
     path = tmp_path / "checkpoints.json"
-    first = Recorder()
+    first = RecordingConsumer()
     put(aws, [f'{{"a":{i}}}\n'.encode() for i in range(5)])
     mapping(
         aws, first, batch_size=10, batching_window_s=0, checkpoints=FileCheckpoints(path)
@@ -201,7 +176,7 @@ def test_a_restart_resumes_after_the_checkpoint(aws: AwsHarness, tmp_path: Path)
     assert len(first.seen()) == 5
     later = [f'{{"b":{i}}}\n'.encode() for i in range(4)]
     put(aws, later)
-    second = Recorder()
+    second = RecordingConsumer()
     mapping(
         aws, second, batch_size=10, batching_window_s=0, checkpoints=FileCheckpoints(path)
     ).drain()

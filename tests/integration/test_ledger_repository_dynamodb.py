@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.aws import client as aws_client
-from chalicelib.ledger_repository import DynamoLedgerRepository, TableNames
-from chalicelib.store import DynamoRepository
+from chalicelib.consume.repository import DynamoLedgerRepository, TableNames
+from chalicelib.dynamo.repository import DynamoRepository
 from tests.conftest import AwsHarness
 from tests.support.repository_contract import LedgerRepositoryContract
 

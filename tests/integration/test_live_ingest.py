@@ -25,17 +25,17 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import client
-from chalicelib.checkpoint import Checkpoint
-from chalicelib.ingest import IngestDeps, run_ingest
-from chalicelib.sources.catchup import TWITTER_EPOCH_MS
-from chalicelib.sources.credentials import CredentialRejectedError, Secret
-from chalicelib.sources.v2_stream import V2StreamSource
+from chalicelib.ingest.checkpoint import Checkpoint
+from chalicelib.ingest.handler import IngestDeps, run_ingest
+from chalicelib.ingest.sources.catchup import TWITTER_EPOCH_MS
+from chalicelib.ingest.sources.credentials import CredentialRejectedError, Secret
+from chalicelib.ingest.sources.v2_stream import V2StreamSource
 from tests.conftest import AwsHarness
 from tests.paths import own_lines
 from tests.streams import read_stream
+from tests.support import fake_twitter as ft
 from tests.support.clock import ScriptClock
-from tweetlake_local import fake_twitter as ft
-from tweetlake_local.fake_twitter import FakeTwitter
+from tests.support.fake_twitter import FakeTwitter
 
 pytestmark = pytest.mark.integration
 

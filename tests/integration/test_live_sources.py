@@ -1,6 +1,6 @@
 """The live sources against the loopback X server: framing, misbehaviour, waits, deadline.
 
-Every test talks real HTTP to :class:`tweetlake_local.fake_twitter.FakeTwitter`
+Every test talks real HTTP to :class:`tests.support.fake_twitter.FakeTwitter`
 on 127.0.0.1. Sleeps go to a :class:`ScriptClock` (instant, recorded), so the
 documented waits (5 s, 60 s, 320 s) are checked without being waited. That
 clock moves only by those waits, and reaches the run's deadline once the
@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib.sources.catchup import TWITTER_EPOCH_MS
-from chalicelib.sources.credentials import CredentialRejectedError, Secret
-from chalicelib.sources.http_stream import StreamRequestError
-from chalicelib.sources.rules import Rule, RuleRejectedError
-from chalicelib.sources.v1_stream import V1StreamSource
-from chalicelib.sources.v2_stream import V2_FIELDS, V2StreamSource
+from chalicelib.ingest.sources.catchup import TWITTER_EPOCH_MS
+from chalicelib.ingest.sources.credentials import CredentialRejectedError, Secret
+from chalicelib.ingest.sources.http_stream import StreamRequestError
+from chalicelib.ingest.sources.rules import Rule, RuleRejectedError
+from chalicelib.ingest.sources.v1_stream import V1StreamSource
+from chalicelib.ingest.sources.v2_stream import V2_FIELDS, V2StreamSource
 from tests.paths import own_lines
-from tests.support.clock import ScriptClock
-from tweetlake_local import fake_twitter as ft
-from tweetlake_local.fake_twitter import FakeTwitter
+from tests.support import fake_twitter as ft
+from tests.support.clock import ManualClock, ScriptClock
+from tests.support.fake_twitter import FakeTwitter
 
 pytestmark = pytest.mark.integration
 
@@ -90,22 +90,6 @@ def v1(fake: FakeTwitter, clock: ScriptClock) -> V1StreamSource:
         clock=clock.now,
         sleep=clock.sleep,
     )
-
-
-class SetClock:
-    """Seconds the test sets; the source turns what is left to its deadline into real
-    socket timeouts, so a test can say "0.5 s are left" once the lines it expects are in."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
 
 
 def tweets_in(lines: list[bytes]) -> list[int]:
@@ -247,7 +231,7 @@ def test_a_request_x_will_never_accept_is_not_retried(fake: FakeTwitter) -> None
 # --- the deadline always wins -------------------------------------------------------------
 
 
-def silent_after(server: FakeTwitter, clock: SetClock, *lines: ft.Action) -> V2StreamSource:
+def silent_after(server: FakeTwitter, clock: ManualClock, *lines: ft.Action) -> V2StreamSource:
     """A v2 source whose connection opens an hour before its deadline, so the read
     timeout it opens with is the 20 s stall window, on a server silent after ``lines``."""
     server.script(ft.V2_FILTER, *lines, ft.stall(30))
@@ -257,7 +241,7 @@ def silent_after(server: FakeTwitter, clock: SetClock, *lines: ft.Action) -> V2S
         rules=None,
         catch_up_pages=0,
         deadline=3600.0,
-        clock=clock.now,
+        clock=clock,
         sleep=clock.sleep,
     )
 
@@ -269,12 +253,12 @@ def test_the_deadline_interrupts_a_silent_connection() -> None:
     The clock is set once the tweet is in, so nothing but the silence races the
     deadline; it then stands still, so a read the stall window ended would count as
     a stall and reconnect."""
-    clock = SetClock()
+    clock = ManualClock()
     with FakeTwitter() as server:
         source = silent_after(server, clock, ft.lines(raw(1)))
         stream = source.lines()
         assert tweets_in([next(stream)]) == [1]
-        clock.t = 3600.0 - 0.5
+        clock.now = 3600.0 - 0.5
         started = time.monotonic()
         assert list(stream) == []
         waited = time.monotonic() - started
@@ -286,14 +270,14 @@ def test_each_read_is_cut_at_the_deadline_not_at_the_connect_time_timeout() -> N
     """GIVEN a connection opened with the 20 s stall window as its read timeout and a
     keep-alive read with 1 s left WHEN 0.5 s are left THEN the next read ends at the
     deadline. A read on the connection's own timeout would wait the stall window."""
-    clock = SetClock()
+    clock = ManualClock()
     with FakeTwitter() as server:
         source = silent_after(server, clock, ft.lines(raw(1)), ft.keepalive())
         stream = source.lines()
         assert next(stream) == raw(1)
-        clock.t = 3600.0 - 1.0
+        clock.now = 3600.0 - 1.0
         assert next(stream) == b""
-        clock.t = 3600.0 - 0.5
+        clock.now = 3600.0 - 0.5
         started = time.monotonic()
         assert list(stream) == []
         waited = time.monotonic() - started

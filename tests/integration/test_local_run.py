@@ -33,7 +33,7 @@ import duckdb
 import pytest
 
 from tests.paths import OWN_TWITTER, REPO_ROOT
-from tweetlake_local.fake_twitter import FakeTwitter
+from tests.support.fake_twitter import FakeTwitter
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ def test_the_consumers_decoder_loads_with_the_first_batch_not_with_app() -> None
     """msgspec (~9 ms of import) is the consumer's alone: the API's cold start skips it."""
     code = (
         "import sys; import app; print('msgspec' in sys.modules); "
-        "from chalicelib.envelope_codec import decode_valid; decode_valid(b'{}'); "
+        "from chalicelib.envelope.codec import decode_valid; decode_valid(b'{}'); "
         "print('msgspec' in sys.modules)"
     )
     out = subprocess.run(

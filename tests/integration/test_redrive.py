@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from chalicelib import aws as aws_clients
-from chalicelib.ingest import encode_record
-from chalicelib.normalize import normalize_line
-from chalicelib.producer import KinesisProducer
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.ingest.handler import encode_record
+from chalicelib.ingest.producer import KinesisProducer
 from chalicelib.quarantine import QuarantineEntry, write_quarantine
 from tests.conftest import AwsHarness
 from tweetlake_local.cli import main
-from tweetlake_local.redrive import RedriveError, open_quarantine, redrive
+from tweetlake_ops.redrive import RedriveError, open_quarantine, redrive
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +124,7 @@ def test_redrive_reason_filter_and_real_consumer(aws: AwsHarness) -> None:
     the real consumer THEN it accepts the batch and the garbage record is skipped."""
     seed(aws)
     settings = aws.settings
-    from chalicelib.consumer import handle_batch
+    from chalicelib.consume.handler import handle_batch
 
     summary = redrive(
         open_quarantine(

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.sources.credentials import CredentialRejectedError, Secret, TwitterCredentials
+from chalicelib.ingest.sources.credentials import (
+    CredentialRejectedError,
+    Secret,
+    TwitterCredentials,
+)
 from tests.paths import REPO_ROOT, shared_fixture
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,10 @@
-"""Virtual time for a live source's run against the loopback X server.
+"""Clocks for tests: time that moves only when the test says so.
 
-:class:`ScriptClock` stands still but for the waits the run sleeps (instant,
+:class:`ManualClock` is plain virtual time: a test moves ``now``; code that
+sleeps or waits on it moves it too (instantly, recorded in ``slept``).
+
+:class:`ScriptClock` is virtual time for a live source's run against the
+loopback X server: stands still but for the waits the run sleeps (instant,
 recorded): however long a socket read or a Kinesis call takes on a busy
 machine, the clock does not move, so no deadline can come in the middle of
 the script. The run's deadline comes when the script is over: the server
@@ -17,9 +21,29 @@ script can be cut by it, only a silence the script asked for.
 
 from __future__ import annotations
 
-from tweetlake_local.fake_twitter import FakeTwitter
+from tests.support.fake_twitter import FakeTwitter
 
 READ_WINDOW_S = 120.0
+
+
+class ManualClock:
+    """``clock()`` reads ``now``; ``sleep``/``wait`` pass time at once and record it."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def wait(self, seconds: float) -> bool:
+        """An ``Event.wait`` that nobody sets: over at once, the time moved on."""
+        self.sleep(seconds)
+        return False
 
 
 class ScriptClock:

@@ -1,9 +1,9 @@
-"""The in-memory twin of the consumer's tables (``chalicelib.ledger_repository``).
+"""The in-memory twin of the consumer's tables (``chalicelib.consume.repository``).
 
 It holds items the way DynamoDB does, so tests that run the consumer against
 it stay honest:
 
-* items are keyed by their table's key attributes (from ``chalicelib.tables``);
+* items are keyed by their table's key attributes (from ``chalicelib.dynamo.tables``);
   a put replaces the whole item;
 * values go through the attribute-value codec, so what comes back is what
   DynamoDB would return (a copy; a tuple comes back a list) and what DynamoDB
@@ -24,11 +24,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.items import hour_item
-from chalicelib.ledger import TWEET_ATTRIBUTES
-from chalicelib.ledger_repository import StoredState, TableNames
-from chalicelib.store import MAX_ITEM_BYTES, CallStats, Item, from_item, item_size, to_item
-from chalicelib.tables import AUTHORS, STATE, TWEETS, TableDef
+from chalicelib.consume.plan import TWEET_ATTRIBUTES
+from chalicelib.consume.repository import StoredState, TableNames
+from chalicelib.dynamo.attributes import MAX_ITEM_BYTES, Item, from_item, item_size, to_item
+from chalicelib.dynamo.items import hour_item
+from chalicelib.dynamo.repository import CallStats
+from chalicelib.dynamo.tables import AUTHORS, STATE, TWEETS, TableDef
 
 Key = tuple[str, ...]
 
@@ -43,7 +44,7 @@ def _refused(message: str, code: str = "ValidationException") -> ClientError:
 
 
 class InMemoryLedgerRepository:
-    """A :class:`~chalicelib.ledger_repository.LedgerRepository` over three dicts."""
+    """A :class:`~chalicelib.consume.repository.LedgerRepository` over three dicts."""
 
     def __init__(self, tables: TableNames) -> None:
         self.tables = tables

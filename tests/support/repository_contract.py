@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.items import hour_item, origin_attr, tombstone_item, tweet_item
-from chalicelib.ledger import TWEET_ATTRIBUTES
-from chalicelib.ledger_repository import LedgerRepository, StoredState, TableNames
+from chalicelib.consume.plan import TWEET_ATTRIBUTES
+from chalicelib.consume.repository import LedgerRepository, StoredState, TableNames
+from chalicelib.dynamo.items import hour_item, origin_attr, tombstone_item, tweet_item
 from tests.envelopes import delete_envelope, tweet_envelope
 
 NOW = "2026-11-24T08:00:00.000Z"

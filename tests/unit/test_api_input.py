@@ -12,9 +12,9 @@ from chalicelib.api import keys, params, shape
 from chalicelib.api.docs import load_openapi, render_html
 from chalicelib.api.errors import ApiError
 from chalicelib.config import load_settings
-from chalicelib.items import tweet_item
-from chalicelib.normalize import normalize_line
-from chalicelib.schema import kind_fields
+from chalicelib.dynamo.items import tweet_item
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.envelope.schema import kind_fields
 from tests.paths import own_lines
 from tweetlake_local.stage import stage_environment
 

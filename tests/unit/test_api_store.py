@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.stub import ANY, Stubber
 
-from chalicelib.api.store import Reader
+from chalicelib.api.reader import Reader
 from chalicelib.config import load_settings
 from tweetlake_local.stage import stage_environment
 

@@ -12,8 +12,8 @@ import pytest
 from chalicelib.config import load_settings
 from tests.paths import REPO_ROOT
 from tests.terraform.model import load_module, tfvars
-from tweetlake_local import chalice_config
 from tweetlake_local.stage import stage_environment
+from tweetlake_ops import chalice_config
 
 ACCOUNT = "123456789012"
 BUCKET = f"tweetlake-prod-lake-{ACCOUNT}-eu-west-1"

@@ -10,23 +10,21 @@ import pytest
 
 from tests.terraform.model import load_module
 from tweetlake_local.cli import main
-from tweetlake_local.cost import (
+from tweetlake_local.stage import REPO_ROOT
+from tweetlake_ops.cost import (
     MEASURED_PATH,
     PRICES_PATH,
     Deployment,
     Measured,
     Price,
     PriceBook,
-    attribute_value_size,
     billed,
     estimate,
-    item_size,
     load_deployment,
     load_measured,
     load_prices,
 )
-from tweetlake_local.cost_cli import TABLE_RATES, render_markdown
-from tweetlake_local.stage import REPO_ROOT
+from tweetlake_ops.cost_cli import TABLE_RATES, render_markdown
 
 GIB = 1024**3
 MIB = 1024**2
@@ -170,24 +168,6 @@ def test_billing_roundups() -> None:
     assert billed(0, 1024) == 1024  # an empty record is still one unit
 
 
-def test_item_size_follows_dynamodbs_published_rules() -> None:
-    """Strings by UTF-8 bytes, numbers 1 byte per 2 significant digits + 1, lists and
-    maps 3 + 1 per element, names counted, booleans and null 1."""
-    assert attribute_value_size({"S": "héllo"}) == 6
-    assert attribute_value_size({"N": "123"}) == 3  # ceil(3/2) + 1
-    assert attribute_value_size({"N": "1200"}) == 2  # trailing zeros trimmed: "12"
-    assert attribute_value_size({"N": "-0.0015"}) == 2
-    assert attribute_value_size({"BOOL": True}) == 1
-    assert attribute_value_size({"NULL": True}) == 1
-    assert attribute_value_size({"L": []}) == 3
-    assert attribute_value_size({"L": [{"S": "ab"}, {"N": "7"}]}) == 3 + (1 + 2) + (1 + 2)
-    assert attribute_value_size({"M": {"k": {"S": "v"}}}) == 3 + 1 + 1 + 1
-    assert attribute_value_size({"SS": ["a", "bc"]}) == 3
-    assert item_size({"id": {"S": "abc"}, "n": {"N": "10"}}) == 2 + 3 + 1 + 2
-    with pytest.raises(ValueError):
-        attribute_value_size({"X": 1})
-
-
 def test_deployment_is_read_from_the_repository() -> None:
     d = load_deployment("dev")
     assert (d.ingest_timeout_s, d.ingest_every_s, d.batch_size) == (570, 600, 500)
@@ -255,7 +235,7 @@ def test_cost_command_runs_offline() -> None:
 
 
 def test_an_unconfirmed_price_is_starred_and_footnoted_and_only_then() -> None:
-    from tweetlake_local.cost_cli import render_text
+    from tweetlake_ops.cost_cli import render_text
 
     prices, measured, deployment = load_prices(), load_measured(), load_deployment()
     confirmed = PriceBook(

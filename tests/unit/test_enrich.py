@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import json
 
-from chalicelib.enrich import Origin, TweetRecord, transform
-from chalicelib.hashing import hash_line
-from chalicelib.normalize import normalize_line
+from chalicelib.consume.records import Origin, TweetRecord
+from chalicelib.consume.transform import transform
+from chalicelib.dynamo.hashing import hash_line
+from chalicelib.envelope.normalize import normalize_line
 from tests.envelopes import delete_envelope, tweet_envelope
 from tests.paths import own_lines
-from tweetlake_local.kinesis_events import kinesis_record
+from tests.support.kinesis_events import kinesis_record
 
 STREAM = "s"
 NOW = "2026-11-24T08:00:00.000Z"

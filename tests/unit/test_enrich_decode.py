@@ -1,7 +1,7 @@
 """The consumer's decode (pybase64 + msgspec) ends every record where the standard library does.
 
 The reference reads a record with ``binascii``, UTF-8, ``json`` and
-:func:`chalicelib.schema.validate`, then checks that every string can be stored
+:func:`chalicelib.envelope.schema.validate`, then checks that every string can be stored
 as UTF-8: each record is stored or quarantined, with the same reason, as it
 decides.
 """
@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.enrich import Decoded, Refused, _envelope, transform
-from chalicelib.envelope_codec import decode_valid
-from chalicelib.items import drop_nulls
-from chalicelib.schema import validate
+from chalicelib.consume.transform import Decoded, Refused, _envelope, transform
+from chalicelib.dynamo.items import drop_nulls
+from chalicelib.envelope.codec import decode_valid
+from chalicelib.envelope.schema import validate
 from tests.envelopes import delete_envelope, tweet_envelope
 from tests.paths import OWN_TWITTER, SHARED_TWITTER
-from tweetlake_local.kinesis_events import kinesis_record
+from tests.support.kinesis_events import kinesis_record
 
 NOW = "2026-11-24T08:00:00.000Z"
 
@@ -172,7 +172,7 @@ def fixture_records() -> list[str]:
 
 
 def test_every_fixture_envelope_decodes_as_the_standard_library_reads_it() -> None:
-    from chalicelib.normalize import normalize_line
+    from chalicelib.envelope.normalize import normalize_line
 
     checked = accepted = 0
     for line in fixture_records():

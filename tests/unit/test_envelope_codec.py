@@ -1,6 +1,6 @@
 """The consumer's decoder (msgspec structs from the schema) against the reference.
 
-The reference is the standard library's ``json`` plus :func:`chalicelib.schema.validate`
+The reference is the standard library's ``json`` plus :func:`chalicelib.envelope.schema.validate`
 and the check that every string can be stored as UTF-8. ``decode_valid`` must never
 accept what the reference refuses, must accept what it takes (a record refused by
 mistake would be quarantined with no fault to name), and must hand over the same
@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.envelope_codec import codec, decode_valid
-from chalicelib.items import ENVELOPE_ONLY, TWEET_FIELDS, drop_nulls, tweet_item
-from chalicelib.normalize import envelope_bytes, normalize_line
-from chalicelib.schema import kind_fields, validate
+from chalicelib.dynamo.items import ENVELOPE_ONLY, TWEET_FIELDS, drop_nulls, tweet_item
+from chalicelib.envelope.codec import codec, decode_valid
+from chalicelib.envelope.normalize import envelope_bytes, normalize_line
+from chalicelib.envelope.schema import kind_fields, validate
 from tests.envelopes import delete_envelope, tweet_envelope
 from tests.paths import OWN_TWITTER
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.hashing import hash_line
+from chalicelib.dynamo.hashing import hash_line
 from chalicelib.timeutil import (
     format_v1_created_at,
     iso_utc,

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from chalicelib.config import ConfigError
-from chalicelib.ingest import encode_record
-from chalicelib.ingest_settings import IngestSettings, load_ingest_settings
-from chalicelib.normalize import normalize_line
-from chalicelib.sources.factory import SourceContext, build_source
-from chalicelib.sources.replay import ReplaySource
-from chalicelib.sources.synthetic import SyntheticSource
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.ingest.handler import encode_record
+from chalicelib.ingest.settings import IngestSettings, load_ingest_settings
+from chalicelib.ingest.sources.factory import SourceContext, build_source
+from chalicelib.ingest.sources.replay import ReplaySource
+from chalicelib.ingest.sources.synthetic import SyntheticSource
 from tests.paths import own_lines
 
 
@@ -100,7 +100,7 @@ def test_live_sources_without_their_settings_name_what_is_missing(
 def test_live_sources_get_the_checkpoint_and_the_deadline(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.sources.http_stream import HttpStreamSource
+    from chalicelib.ingest.sources.http_stream import HttpStreamSource
 
     monkeypatch.delenv("TWEETLAKE_TWITTER_SECRET", raising=False)
     for key, value in LIVE_ENV.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.ingest import Ingestor, QuarantineBuffer, encode_record
-from chalicelib.producer import KinesisProducer
+from chalicelib.ingest.handler import Ingestor, QuarantineBuffer, encode_record
+from chalicelib.ingest.producer import KinesisProducer
 from tests.paths import own_lines
 from tests.streams import ListSource, MemoryKinesis
 

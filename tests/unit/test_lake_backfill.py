@@ -5,38 +5,19 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chalicelib.retry import Backoff
-from tweetlake_local.backfill import BackfillError, LocalZone, backfill, open_zone
+from tests.support.kinesis_events import RecordingConsumer
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.cli import main
 from tweetlake_local.firehose import DirSink, StreamRecord, raw_delivery
-from tweetlake_local.sample import envelope_line, sample_envelopes
+from tweetlake_ops.backfill import BackfillError, LocalZone, backfill, open_zone
 
 T0 = datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
-
-
-@dataclass
-class FakeConsumer:
-    """Records every event it is given; fails the first ``fail`` calls."""
-
-    fail: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def __call__(self, event: dict[str, Any]) -> dict[str, int]:
-        self.events.append(event)
-        if self.fail:
-            self.fail -= 1
-            raise RuntimeError("table throttled")
-        return {"ok": len(event["Records"])}
-
-    def lines(self) -> list[bytes]:
-        return [base64.b64decode(r["kinesis"]["data"]) for e in self.events for r in e["Records"]]
 
 
 def write_raw_zone(root: Path, count: int = 57) -> list[bytes]:
@@ -62,11 +43,11 @@ def test_feeds_every_record_in_order_in_lambda_shaped_batches(tmp_path: Path) ->
     files = sorted(tmp_path.glob("raw/dt=*/hour=*/*.gz"))
     assert len(files) > 3
     assert len({f.parent for f in files}) >= 2
-    consumer = FakeConsumer()
+    consumer = RecordingConsumer()
     summary = backfill(
         LocalZone(tmp_path), consumer, batch_size=4, region="us-east-1", retry=no_sleep_retry()
     )
-    assert consumer.lines() == datas
+    assert consumer.seen() == datas
     assert summary.records == len(datas)
     assert summary.objects == len(files)
     for event in consumer.events:
@@ -84,7 +65,7 @@ def test_feeds_every_record_in_order_in_lambda_shaped_batches(tmp_path: Path) ->
 
 def test_a_second_run_feeds_exactly_the_same_events(tmp_path: Path) -> None:
     write_raw_zone(tmp_path)
-    first, second = FakeConsumer(), FakeConsumer()
+    first, second = RecordingConsumer(), RecordingConsumer()
     for consumer in (first, second):
         backfill(LocalZone(tmp_path), consumer, batch_size=10, region="us-east-1")
     assert first.events == second.events
@@ -94,20 +75,20 @@ def test_start_after_skips_objects_up_to_that_key(tmp_path: Path) -> None:
     datas = write_raw_zone(tmp_path)
     zone = LocalZone(tmp_path / "raw")
     keys = zone.list_keys()
-    consumer = FakeConsumer()
+    consumer = RecordingConsumer()
     backfill(zone, consumer, batch_size=100, region="us-east-1", start_after=keys[1])
     skipped = sum(len(gzip.decompress(zone.read(k)).splitlines()) for k in keys[:2])
-    assert consumer.lines() == datas[skipped:]
+    assert consumer.seen() == datas[skipped:]
 
 
 def test_a_failing_batch_is_retried_then_reported_with_where_to_resume(tmp_path: Path) -> None:
     datas = write_raw_zone(tmp_path)
-    flaky = FakeConsumer(fail=2)
+    flaky = RecordingConsumer(fail=2)
     backfill(LocalZone(tmp_path), flaky, batch_size=500, region="us-east-1", retry=no_sleep_retry())
-    assert sorted(set(flaky.lines())) == sorted(datas)
+    assert sorted(set(flaky.seen())) == sorted(datas)
     assert flaky.events[0] == flaky.events[1] == flaky.events[2]
 
-    broken = FakeConsumer(fail=10**6)
+    broken = RecordingConsumer(fail=10**6)
     keys = LocalZone(tmp_path).list_keys()
     with pytest.raises(BackfillError) as err:
         backfill(
@@ -129,7 +110,7 @@ def test_unreadable_sources_are_clear_errors(tmp_path: Path) -> None:
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"\x1f\x8bnot really gzip")
     with pytest.raises(BackfillError, match=r"dt=2026-11-24/hour=06/x.gz: corrupt gzip"):
-        backfill(LocalZone(tmp_path), FakeConsumer(), batch_size=10, region="us-east-1")
+        backfill(LocalZone(tmp_path), RecordingConsumer(), batch_size=10, region="us-east-1")
 
 
 def test_cli_dry_run_counts(

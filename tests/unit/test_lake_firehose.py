@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from tests.support.clock import ManualClock
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import (
     DirSink,
     StreamRecord,
@@ -19,7 +21,6 @@ from tweetlake_local.firehose import (
     partition,
     raw_delivery,
 )
-from tweetlake_local.sample import envelope_line, sample_envelopes
 
 T0 = datetime(2026, 11, 24, 6, 59, 58, tzinfo=UTC)
 
@@ -30,14 +31,6 @@ class MemorySink:
 
     def put(self, key: str, body: bytes) -> None:
         self.objects[key] = body
-
-
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def records(count: int, start: datetime = T0, step_s: float = 1.0) -> list[StreamRecord]:
@@ -60,7 +53,7 @@ def test_raw_delivery_flushes_by_size_and_keeps_every_byte_in_order() -> None:
     """GIVEN a 4 KiB size threshold WHEN 30 envelopes arrive
     THEN several gzip objects hold, concatenated, exactly the records' bytes."""
     sink = MemorySink()
-    delivery = raw_delivery([sink], buffer_bytes=4096, buffer_seconds=3600, clock=FakeClock())
+    delivery = raw_delivery([sink], buffer_bytes=4096, buffer_seconds=3600, clock=ManualClock())
     recs = records(30)
     delivery.put(recs)
     delivery.close()
@@ -74,7 +67,7 @@ def test_raw_delivery_flushes_by_size_and_keeps_every_byte_in_order() -> None:
 
 
 def test_time_threshold_flushes_on_tick_and_not_before() -> None:
-    clock, sink = FakeClock(), MemorySink()
+    clock, sink = ManualClock(), MemorySink()
     delivery = raw_delivery([sink], buffer_seconds=5, clock=clock)
     delivery.put(records(3))
     clock.now = 4.9
@@ -89,7 +82,7 @@ def test_time_threshold_flushes_on_tick_and_not_before() -> None:
 def test_object_lands_in_the_partition_of_its_oldest_record() -> None:
     """Records straddling 07:00 go into one object under hour=06, as Firehose does."""
     sink = MemorySink()
-    delivery = raw_delivery([sink], clock=FakeClock())
+    delivery = raw_delivery([sink], clock=ManualClock())
     delivery.put(records(5))  # 06:59:58 … 07:00:02
     delivery.close()
     (key,) = sink.objects
@@ -100,7 +93,7 @@ def test_object_lands_in_the_partition_of_its_oldest_record() -> None:
 def test_names_are_deterministic_so_redelivery_overwrites() -> None:
     first, second = MemorySink(), MemorySink()
     for sink in (first, second):
-        delivery = curated_delivery([sink], buffer_bytes=8000, clock=FakeClock())
+        delivery = curated_delivery([sink], buffer_bytes=8000, clock=ManualClock())
         delivery.put(records(20))
         delivery.close()
     assert first.objects.keys() == second.objects.keys()
@@ -116,7 +109,7 @@ def test_curated_delivery_converts_and_sets_bad_records_aside(tmp_path: Path) ->
     bad_time_env = json.loads(good[0].data) | {"created_at": "Wed Oct 10 20:19:24 +0000 2018"}
     bad_time = StreamRecord(envelope_line(bad_time_env), "shardId-000000000001", "901", T0)
     flushed: list[dict[str, str]] = []
-    delivery = curated_delivery([DirSink(tmp_path)], clock=FakeClock(), on_flush=flushed.append)
+    delivery = curated_delivery([DirSink(tmp_path)], clock=ManualClock(), on_flush=flushed.append)
     delivery.put([*good[:5], bad_json, *good[5:], bad_time])
     delivery.close()
 
@@ -143,7 +136,7 @@ def test_curated_delivery_converts_and_sets_bad_records_aside(tmp_path: Path) ->
 
 def test_a_buffer_of_only_bad_records_writes_only_an_error_object() -> None:
     sink = MemorySink()
-    delivery = curated_delivery([sink], clock=FakeClock())
+    delivery = curated_delivery([sink], clock=ManualClock())
     delivery.put([StreamRecord(b"[]\n", "shardId-000000000000", "1", T0)])
     delivery.close()
     assert [k.split("/")[0] for k in sink.objects] == ["firehose-errors"]

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from chalicelib.schema import glue_columns, lake_fields, validate
+from chalicelib.envelope.schema import glue_columns, lake_fields, validate
 from tests.support.glue_types import arrow_type, duckdb_type, glue_schema, glue_type
+from tests.support.sample import sample_envelopes
 from tweetlake_local.parquet import (
     ConversionError,
     lake_schema,
@@ -19,7 +20,6 @@ from tweetlake_local.parquet import (
     rows_to_table,
     to_row,
 )
-from tweetlake_local.sample import sample_envelopes
 
 
 def test_schema_file_glue_columns_and_pyarrow_schema_agree() -> None:

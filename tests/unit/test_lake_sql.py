@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.schema import validate
+from chalicelib.envelope.schema import validate
+from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.cli import main
 from tweetlake_local.firehose import DirSink, StreamRecord, curated_delivery
 from tweetlake_local.parquet import lake_schema
-from tweetlake_local.sample import envelope_line, sample_envelopes
-from tweetlake_local.sql import (
+from tweetlake_ops.sql import (
     SqlError,
     named_queries,
     referenced_columns,
@@ -214,7 +214,7 @@ def test_cli_prints_a_table(lake: Lake, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_table_aligns_wide_characters_and_right_aligns_numbers() -> None:
-    from tweetlake_local.sql import Result, format_table
+    from tweetlake_ops.sql import Result, format_table
 
     text = format_table(Result(["hashtag", "tweets"], [("湖", 3), ("tide", 12)]))
     assert text.splitlines() == [

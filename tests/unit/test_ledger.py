@@ -1,6 +1,6 @@
 """The exactly-once rules, driven through the consume handler against the tables' twin.
 
-Each delivery runs ``chalicelib.consumer.handle_batch`` (transform, the
+Each delivery runs ``chalicelib.consume.handler.handle_batch`` (transform, the
 strongly consistent read with its projection, ``ledger.plan``, the two write
 phases) against the in-memory twin of the tables, whose contract suite also
 runs against DynamoDB. An invocation can "crash" between the two phases.
@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.consumer import handle_batch
-from chalicelib.enrich import transform
-from chalicelib.hashing import hash_line
-from chalicelib.ledger_repository import TableNames
+from chalicelib.consume.handler import handle_batch
+from chalicelib.consume.repository import TableNames
+from chalicelib.consume.transform import transform
+from chalicelib.dynamo.hashing import hash_line
 from tests.envelopes import delete_envelope, tweet_envelope
+from tests.support.kinesis_events import kinesis_event, kinesis_record
 from tests.support.memory_repository import InMemoryLedgerRepository, InvocationDiedError
-from tweetlake_local.kinesis_events import kinesis_event, kinesis_record
 
 STREAM = "tweetlake-test"
 NOW = "2026-11-24T08:00:00.000Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.ledger_repository import TableNames
+from chalicelib.consume.repository import TableNames
 from tests.support.memory_repository import InMemoryLedgerRepository, InvocationDiedError
 from tests.support.repository_contract import LedgerRepositoryContract, author, live_tweet
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from chalicelib.config import ConfigError
-from chalicelib.sources.catchup import CatchUp, tweet_time
-from chalicelib.sources.credentials import (
+from chalicelib.ingest.sources.catchup import CatchUp, tweet_time
+from chalicelib.ingest.sources.credentials import (
     CredentialRejectedError,
     Secret,
     load_credentials,
 )
-from chalicelib.sources.live_settings import load_live_settings
-from chalicelib.sources.rules import ActiveRule, Rule, parse_rules
+from chalicelib.ingest.sources.live_settings import load_live_settings
+from chalicelib.ingest.sources.rules import ActiveRule, Rule, parse_rules
 
 ENV = {
     "TWITTER_BEARER_TOKEN": "AAAA-bearer-value",

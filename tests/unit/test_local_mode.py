@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from chalicelib.config import ConfigError
-from chalicelib.sources.credentials import CredentialRejectedError
+from chalicelib.ingest.sources.credentials import CredentialRejectedError
 from tests.paths import OWN_TWITTER
+from tests.support.clock import ManualClock
 from tweetlake_local.cli import build_parser
 from tweetlake_local.pipeline import (
     ConsumerTap,
@@ -26,27 +27,10 @@ from tweetlake_local.pipeline import (
 from tweetlake_local.run import LocalConfigError, choose_source
 
 
-class FakeClock:
-    """Seconds that pass only when a test (or the schedule's wait) moves them."""
-
-    def __init__(self, now: float = 100.0) -> None:
-        self.now = now
-        self.waits: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wait(self, seconds: float) -> bool:
-        """The schedule's pause until its next tick: over at once, the time moved on."""
-        self.waits.append(seconds)
-        self.now += seconds
-        return False
-
-
 def test_context_counts_down_and_drops_to_zero_on_stop() -> None:
     """GIVEN a 57 s timeout WHEN time passes THEN the remaining time falls with it,
     and a stop request makes it 0 at once (the ingest run then flushes)."""
-    clock, stopping = FakeClock(), threading.Event()
+    clock, stopping = ManualClock(100.0), threading.Event()
     context = LocalContext("tweetlake-dev-ingest", "us-east-1", 57.0, stopping, clock=clock)
     assert context.get_remaining_time_in_millis() == 57_000
     clock.now += 20.5
@@ -119,7 +103,7 @@ def test_scheduler_runs_on_a_fixed_rate_and_skips_ticks_missed_by_a_long_run() -
     run starts at the next tick on the rate (40 s), not at once three times, and the
     one after that a tick later (50 s). Each run's context counts down its 9.5 s
     timeout on the schedule's clock."""
-    clock = FakeClock(now=0.0)
+    clock = ManualClock(0.0)
     starts: list[float] = []
     remaining: list[int] = []
 
@@ -138,7 +122,7 @@ def test_scheduler_runs_on_a_fixed_rate_and_skips_ticks_missed_by_a_long_run() -
     )  # fmt: skip
     run_scheduler(scheduler)
     assert starts == [0.0, 40.0, 50.0]
-    assert clock.waits[:2] == [5.0, 10.0]  # the pauses before runs 2 and 3
+    assert clock.slept[:2] == [5.0, 10.0]  # the pauses before runs 2 and 3
     assert remaining == [9_500, 9_500, 9_500]
     assert scheduler.totals.runs == 3
 
@@ -166,7 +150,7 @@ def test_stop_ends_the_wait_for_the_next_tick_at_once() -> None:
 
 
 def test_a_transient_failure_waits_for_the_next_tick_a_refusal_ends_the_schedule() -> None:
-    clock = FakeClock(now=0.0)
+    clock = ManualClock(0.0)
     starts: list[float] = []
 
     def flaky(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
@@ -187,14 +171,14 @@ def test_a_transient_failure_waits_for_the_next_tick_a_refusal_ends_the_schedule
     def refused(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
         raise CredentialRejectedError("bearer token (TWITTER_BEARER_TOKEN)", 401)
 
-    clock = FakeClock(now=0.0)
+    clock = ManualClock(0.0)
     scheduler = Scheduler(
         refused, region="us-east-1", stage="dev", interval_s=60.0, timeout_s=57.0,
         totals=IngestTotals(), clock=clock, wait=clock.wait,
     )  # fmt: skip
     run_scheduler(scheduler)
     assert isinstance(scheduler.fatal, CredentialRejectedError)
-    assert clock.waits == []  # no next tick after a refusal
+    assert clock.slept == []  # no next tick after a refusal
     assert "HTTP 401" in (scheduler.totals.last_error or "")
 
 

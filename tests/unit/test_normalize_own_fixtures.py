@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.normalize import Normalized, normalize_line
-from chalicelib.schema import validate
+from chalicelib.envelope.normalize import Normalized, normalize_line
+from chalicelib.envelope.schema import validate
 from tests.paths import own_lines
 
 INGESTED = "2026-11-24T10:00:00.000Z"

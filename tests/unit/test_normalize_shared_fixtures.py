@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.normalize import Normalized, normalize_line
-from chalicelib.schema import validate
+from chalicelib.envelope.normalize import Normalized, normalize_line
+from chalicelib.envelope.schema import validate
 from tests.paths import SHARED_TWITTER, shared_lines
 
 INGESTED = "2026-11-24T00:00:00.000Z"

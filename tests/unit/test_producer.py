@@ -8,21 +8,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.producer import (
+from chalicelib.ingest.producer import (
     MAX_RECORD_BYTES,
     KinesisProducer,
     OversizeRecordError,
 )
 from chalicelib.retry import Backoff, RetriesExhaustedError
 from tests.streams import FlakyKinesis, MemoryKinesis, by_partition_key
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def producer(client: Any, **kwargs: Any) -> tuple[KinesisProducer, list[float]]:
@@ -30,7 +23,7 @@ def producer(client: Any, **kwargs: Any) -> tuple[KinesisProducer, list[float]]:
     kwargs.setdefault(
         "backoff", Backoff(base_s=0.1, cap_s=1.0, max_attempts=8, sleep=sleeps.append)
     )
-    kwargs.setdefault("clock", FakeClock())
+    kwargs.setdefault("clock", ManualClock(1000.0))
     return KinesisProducer(client, "s", **kwargs), sleeps
 
 
@@ -59,7 +52,7 @@ def test_calls_stay_under_five_mebibytes() -> None:
 
 def test_linger_sends_a_small_batch_once_it_has_waited_long_enough() -> None:
     kinesis = MemoryKinesis()
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     p, _ = producer(kinesis, clock=clock, linger_s=0.5)
     p.put(b"a\n", "k1")
     clock.now += 0.4
@@ -190,7 +183,7 @@ def test_a_held_back_record_lingers_from_when_its_key_is_free() -> None:
     """GIVEN two records of one key WHEN the first goes out on linger
     THEN the second waits its own linger from that call, not from its arrival."""
     kinesis = MemoryKinesis()
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     p, _ = producer(kinesis, clock=clock, linger_s=0.5)
     p.put(b"1\n", "k")
     p.put(b"2\n", "k")

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.sources.reconnect import (
+from chalicelib.ingest.sources.reconnect import (
     Deadline,
     Failure,
     ReconnectPolicy,
 )
+from tests.support.clock import ManualClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
-
-
-def policy(deadline: float | None = None) -> tuple[ReconnectPolicy, Clock]:
-    clock = Clock()
-    return ReconnectPolicy(deadline=Deadline(deadline, clock.now), sleep=clock.sleep), clock
+def policy(deadline: float | None = None) -> tuple[ReconnectPolicy, ManualClock]:
+    clock = ManualClock()
+    return ReconnectPolicy(deadline=Deadline(deadline, clock), sleep=clock.sleep), clock
 
 
 def test_network_errors_back_off_linearly_from_250ms_to_16s() -> None:
@@ -91,4 +79,4 @@ def test_waits_within_the_deadline_are_taken_then_refused() -> None:
     p, clock = policy(deadline=16.0)
     assert p.wait(Failure.HTTP) and p.wait(Failure.HTTP)  # 5 + 10 = 15 s
     assert p.wait(Failure.HTTP) is False  # 20 s more would cross 16 s
-    assert clock.slept == [5, 10] and clock.t < 16.0
+    assert clock.slept == [5, 10] and clock.now < 16.0

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.normalize import normalize_line
-from chalicelib.sources.replay import ReplaySource, parse_s3_uri, split_lines, unwrap_envelope
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.ingest.sources.replay import (
+    ReplaySource,
+    parse_s3_uri,
+    split_lines,
+    unwrap_envelope,
+)
 from tests.paths import OWN_TWITTER, own_lines
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.envelope_codec import decode_valid
-from chalicelib.normalize import envelope_bytes
-from chalicelib.schema import glue_columns, glue_type, kind_fields, load_schema, validate
+from chalicelib.envelope.codec import decode_valid
+from chalicelib.envelope.normalize import envelope_bytes
+from chalicelib.envelope.schema import glue_columns, glue_type, kind_fields, load_schema, validate
 from tests.envelopes import tweet_envelope
 
 TWEET: dict[str, Any] = {

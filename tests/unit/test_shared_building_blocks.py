@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from chalicelib.items import created_hour, created_key, tweet_item
-from chalicelib.normalize import normalize_line
+from chalicelib.dynamo.items import created_hour, created_key, tweet_item
+from chalicelib.envelope.normalize import normalize_line
 from chalicelib.quarantine import QuarantineEntry, quarantine_key
 from chalicelib.retry import Backoff
 from tests.paths import own_lines

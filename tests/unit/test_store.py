@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib.dynamo.attributes import attr_size, from_item, item_size, to_item
+from chalicelib.dynamo.repository import DynamoRepository
 from chalicelib.retry import Backoff, RetriesExhaustedError
-from chalicelib.store import DynamoRepository, from_item, item_size, to_item
 
 
 def throttle(op: str) -> ClientError:
@@ -135,3 +136,22 @@ def test_a_request_error_is_not_retried() -> None:
     with pytest.raises(ClientError):
         DynamoRepository(Broken(), backoff([])).put_many([("t", {"k": "1"})])
     assert Broken.calls == 1
+
+
+def test_item_size_follows_dynamodbs_published_rules() -> None:
+    """Strings by UTF-8 bytes, numbers 1 byte per 2 significant digits + 1, lists and
+    maps 3 + 1 per element, names counted, booleans and null 1; the cost model sizes
+    stored items with the same function (through ``from_item``)."""
+    assert attr_size("héllo") == 6
+    assert attr_size(123) == 3  # ceil(3/2) + 1
+    assert attr_size(1200) == 2  # trailing zeros trimmed: "12"
+    assert attr_size(-15) == 2
+    assert attr_size(True) == 1
+    assert attr_size(None) == 1
+    assert attr_size([]) == 3
+    assert attr_size(["ab", 7]) == 3 + (1 + 2) + (1 + 2)
+    assert attr_size({"k": "v"}) == 3 + 1 + 1 + 1
+    assert item_size({"id": "abc", "n": 10}) == 2 + 3 + 1 + 2
+    assert item_size(from_item({"id": {"S": "abc"}, "n": {"N": "10"}})) == 8
+    with pytest.raises(TypeError):
+        attr_size(1.5)

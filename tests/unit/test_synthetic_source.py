@@ -8,15 +8,16 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.normalize import normalize_line
-from chalicelib.schema import validate
-from chalicelib.sources.base import Source
-from chalicelib.sources.synthetic import (
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.envelope.schema import validate
+from chalicelib.ingest.sources.base import Source
+from chalicelib.ingest.sources.synthetic import (
     TWITTER_EPOCH_MS,
     SyntheticSource,
     generate_lines,
     snowflake,
 )
+from tests.support.clock import ManualClock
 
 LINES = generate_lines(11, 3000)
 
@@ -124,22 +125,9 @@ def test_deletes_refer_to_tweets_generated_earlier() -> None:
     assert deletes > 10
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_source_honours_limit_and_rate() -> None:
-    fake = FakeTime()
-    source = SyntheticSource(3, rate=10, limit=25, start_ms=0, clock=fake.clock, sleep=fake.sleep)
+    fake = ManualClock()
+    source = SyntheticSource(3, rate=10, limit=25, start_ms=0, clock=fake, sleep=fake.sleep)
     assert isinstance(source, Source)
     lines = list(source.lines())
     assert len(lines) == 25
@@ -163,8 +151,8 @@ def test_unpaced_bounded_load_lies_in_the_past() -> None:
     import json
     import time
 
-    from chalicelib.normalize import normalize_line
-    from chalicelib.sources.synthetic import SyntheticSource
+    from chalicelib.envelope.normalize import normalize_line
+    from chalicelib.ingest.sources.synthetic import SyntheticSource
 
     now_iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
     source = SyntheticSource(7, limit=2000)

@@ -1,6 +1,6 @@
 """The curated table Terraform declares is the envelope schema's, laid out where Firehose writes.
 
-Three readings of the same Glue columns must agree: chalicelib.schema.glue_columns()
+Three readings of the same Glue columns must agree: chalicelib.envelope.schema.glue_columns()
 (Python), this repository's evaluation of the HCL in terraform/modules/glue_columns,
 and, where a terraform binary is installed, Terraform's own evaluation.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.schema import SCHEMA_PATH, glue_columns, lake_fields
+from chalicelib.envelope.schema import SCHEMA_PATH, glue_columns, lake_fields
 from tests.terraform.binary import run
 from tests.terraform.evaluate import Ref
 from tests.terraform.model import TERRAFORM_DIR, load_module, tfvars

@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from chalicelib.schema import lake_fields
+from chalicelib.envelope.schema import lake_fields
 from tests.paths import REPO_ROOT
 from tests.terraform.model import load_module
 

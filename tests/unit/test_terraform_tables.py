@@ -1,6 +1,6 @@
-"""DynamoDB: Terraform declares exactly the tables and indexes chalicelib/tables.py defines.
+"""DynamoDB: Terraform declares exactly the tables and indexes chalicelib/dynamo/tables.py defines.
 
-The test harness and the local mode create tables from chalicelib.tables
+The test harness and the local mode create tables from chalicelib.dynamo.tables
 (create_table_request); translating Terraform's resources into the same request
 shape and comparing the two keeps AWS, the emulation and the code in step.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.tables import ALL_TABLES, TableDef, create_table_request
+from chalicelib.dynamo.tables import ALL_TABLES, TableDef, create_table_request
 from tests.terraform.model import load_module, tfvars
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.hashing import hash_line
-from chalicelib.items import TWEET_FIELDS, created_hour, created_key, drop_nulls, tweet_item
-from chalicelib.normalize import normalize_line
-from chalicelib.schema import validate
+from chalicelib.dynamo.hashing import hash_line
+from chalicelib.dynamo.items import TWEET_FIELDS, created_hour, created_key, drop_nulls, tweet_item
+from chalicelib.envelope.normalize import normalize_line
+from chalicelib.envelope.schema import validate
 from tests.envelopes import tweet_envelope
 from tests.paths import OWN_TWITTER
 

@@ -6,7 +6,7 @@
 # spelled out and `unsupported` names any field deeper than that, which fails
 # the plan (see outputs.tf) instead of producing a wrong type.
 # tests/unit/test_terraform_glue.py evaluates these expressions and compares
-# the result with chalicelib.schema.glue_columns().
+# the result with chalicelib.envelope.schema.glue_columns().
 
 locals {
   schema      = jsondecode(file(var.schema_file))

@@ -1,6 +1,6 @@
 variable "schema_file" {
   type        = string
-  description = "Path of the envelope schema (chalicelib/envelope_schema.json), the single source of the record contract."
+  description = "Path of the envelope schema (chalicelib/envelope/schema.json), the single source of the record contract."
 }
 
 variable "kind" {

@@ -1,0 +1,2 @@
+"""The Kinesis consumer's side: the handler, the pure transform, the
+exactly-once write plan and the repository port it writes through."""

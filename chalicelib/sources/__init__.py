@@ -1,5 +1,0 @@
-"""Tweet sources behind one small interface; chosen by ``TWEETLAKE_SOURCE``.
-
-See :mod:`chalicelib.sources.base` for the interface and
-:mod:`chalicelib.sources.factory` for how a name becomes a source.
-"""

@@ -1,0 +1,190 @@
+"""The lake's subcommands: ``sql`` (Athena SQL on DuckDB) and ``backfill`` (raw zone →
+consumer). Kept apart from ``cli.py`` so they load pyarrow/duckdb/sqlglot only when used."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from tweetlake_local.firehose import DEFAULT_LAKE_DIR
+from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
+
+
+def sql_command(args: argparse.Namespace) -> int:
+    from tweetlake_ops.sql import SqlError, format_table, named_queries, resolve, run, to_duckdb
+
+    if args.list or not args.query:
+        print("named queries (sql/*.sql):")
+        for name, path in named_queries().items():
+            first = path.read_text(encoding="utf-8").splitlines()[0].lstrip("- ")
+            print(f"  {name:<16} {first}")
+        return 0 if args.list else 2
+    try:
+        if args.show_sql:
+            print(to_duckdb(resolve(args.query), pretty=True))
+            print()
+        result = run(args.query, Path(args.lake))
+    except SqlError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(format_table(result))
+    return 0
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    from chalicelib.config import ConfigError, load_settings
+    from tweetlake_local.emulator import LOCAL_REGION, aws_environment
+    from tweetlake_local.stage import stage_environment
+    from tweetlake_ops.backfill import BackfillError, backfill, open_zone
+
+    env = {**stage_environment(args.stage), **os.environ}
+    if args.aws_endpoint:
+        env.update(aws_environment(args.aws_endpoint))
+    if args.dry_run and not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
+        env["AWS_REGION"] = LOCAL_REGION  # a dry run calls nothing; the region only labels
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        print(f"error: {exc}")
+        return 2
+
+    def dry_run(event: dict[str, Any]) -> None:
+        """Feeds nothing anywhere: counts only."""
+
+    if args.dry_run:
+        consumer: Any = dry_run
+    else:
+        from chalicelib.consume.handler import handle_batch
+
+        os.environ.update(env)  # the consumer reads its settings from the environment
+        consumer = handle_batch
+    batch_size = args.batch_size
+    if batch_size is None:
+        from tweetlake_local.poller import consumer_batch_settings
+
+        batch_size = consumer_batch_settings()[0]
+    stream_arn = kinesis_stream_arn(settings.stream_name, settings.region)
+    try:
+        zone = open_zone(args.source)
+        summary = backfill(
+            zone,
+            consumer,
+            batch_size=batch_size,
+            region=settings.region,
+            stream_arn=stream_arn,
+            start_after=args.start_after,
+        )
+    except BackfillError as exc:
+        print(f"error: {exc}")
+        return 1
+    target = "nowhere (dry run)" if args.dry_run else f"the consumer ({settings.tweets_table})"
+    print(
+        f"backfill: {summary.records} records from {summary.objects} objects"
+        f" in {summary.batches} batches of up to {batch_size} → {target}"
+    )
+    return 0
+
+
+def add_lake_commands(sub: Any) -> None:
+    """Register ``sql`` and ``backfill`` on the main parser's subparsers."""
+    sql_p = sub.add_parser(
+        "sql",
+        help="run Athena SQL (a sql/ named query or any text) on DuckDB over the local lake",
+    )
+    sql_p.add_argument(
+        "query", nargs="?", help="a named query (top_hashtags …), a .sql file or SQL"
+    )
+    sql_p.add_argument(
+        "--lake",
+        default=str(DEFAULT_LAKE_DIR),
+        help=f"the local lake folder (default {DEFAULT_LAKE_DIR})",
+    )
+    sql_p.add_argument("--list", action="store_true", help="list the named queries")
+    sql_p.add_argument(
+        "--show-sql", action="store_true", help="print the DuckDB SQL sqlglot produced"
+    )
+    sql_p.set_defaults(func=sql_command)
+
+    bf = sub.add_parser(
+        "backfill",
+        help="re-feed the raw zone (folder or s3://bucket/prefix) through the consumer",
+    )
+    bf.add_argument("source", help="lake folder (or its raw/), or s3://bucket[/prefix]")
+    bf.add_argument("--stage", default="dev", help="Chalice stage whose tables to fill")
+    bf.add_argument(
+        "--aws-endpoint",
+        help="send AWS calls here (the local mode's moto server, e.g. http://127.0.0.1:4566)",
+    )
+    bf.add_argument("--batch-size", type=int, help="records per consumer call (default: app.py's)")
+    bf.add_argument("--start-after", help="skip raw objects up to and including this key")
+    bf.add_argument("--dry-run", action="store_true", help="read and count, call nothing")
+    bf.set_defaults(func=backfill_command)
+
+
+def redrive_command(args: argparse.Namespace) -> int:
+    """Quarantine → consumer (consumer-origin) or → stream (producer-origin); see redrive.py."""
+    from chalicelib import aws
+    from chalicelib.config import ConfigError, load_settings
+    from chalicelib.ingest.producer import KinesisProducer
+    from tweetlake_local.emulator import aws_environment
+    from tweetlake_local.poller import consumer_batch_settings
+    from tweetlake_local.stage import stage_environment
+    from tweetlake_ops.redrive import RedriveError, open_quarantine, redrive
+
+    env = {**stage_environment(args.stage), **os.environ}
+    if args.aws_endpoint:
+        env.update(aws_environment(args.aws_endpoint))
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        print(f"error: {exc}")
+        return 2
+    os.environ.update(env)  # the consumer and the clients read the environment
+    batch_size = args.batch_size or consumer_batch_settings()[0]
+    consumer: Any = None
+    producer: Any = None
+    if not args.dry_run:
+        from chalicelib.consume.handler import handle_batch
+
+        consumer = handle_batch
+        producer = KinesisProducer(aws.client("kinesis", settings.region), settings.stream_name)
+    stream_arn = kinesis_stream_arn(settings.stream_name, settings.region)
+    try:
+        zone = open_quarantine(args.source, aws.client("s3", settings.region))
+        summary = redrive(
+            zone,
+            consumer=consumer,
+            producer=producer,
+            batch_size=batch_size,
+            stream_arn=stream_arn,
+            reason=args.reason,
+        )
+    except RedriveError as exc:
+        print(f"error: {exc}")
+        return 1
+    verb = "would re-drive" if args.dry_run else "re-drove"
+    print(
+        f"redrive: {summary.objects} objects; {verb} {summary.to_consumer} records to the"
+        f" consumer ({summary.batches} batches) and {summary.to_stream} to the stream"
+        f" {settings.stream_name}; {summary.skipped} skipped by --reason;"
+        f" {len(summary.still_bad)} still bad"
+    )
+    for line in summary.still_bad:
+        print(f"  still bad: {line}")
+    return 1 if summary.still_bad else 0
+
+
+def add_redrive_command(sub: Any) -> None:
+    rd = sub.add_parser(
+        "redrive",
+        help="send quarantined records (s3://bucket/quarantine/dt=…/) back after a fix",
+    )
+    rd.add_argument("source", help="s3://bucket/quarantine/ or a dt=YYYY-MM-DD/ prefix under it")
+    rd.add_argument("--stage", default="dev", help="Chalice stage whose names to use")
+    rd.add_argument("--aws-endpoint", help="send AWS calls here (e.g. the local moto server)")
+    rd.add_argument("--batch-size", type=int, help="records per consumer call (default: app.py's)")
+    rd.add_argument("--reason", help="only records whose reason contains this text")
+    rd.add_argument("--dry-run", action="store_true", help="read and count, send nothing")
+    rd.set_defaults(func=redrive_command)

@@ -24,7 +24,6 @@ Counters are written by one thread each and read by the status display.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import threading
 import time
@@ -153,25 +152,20 @@ class ConsumerTap:
     """Calls the consumer and adds up the counts each batch returns.
 
     The consumer writes one JSON log line per batch to stdout (its metrics on
-    AWS); locally that goes to the log file instead of over the status panel,
-    when the consumer accepts a ``sink``.
+    AWS); locally its ``sink`` sends that line to the log file instead of over
+    the status panel.
     """
 
     def __init__(self, handler: Callable[..., Any], log_line: Callable[[str], None]) -> None:
         self._handler = handler
-        self._kwargs: dict[str, Any] = {}
-        try:
-            if "sink" in inspect.signature(handler).parameters:
-                self._kwargs["sink"] = log_line
-        except (TypeError, ValueError):  # builtins or C callables have no signature
-            pass
+        self._log_line = log_line
         self.counts: Counter[str] = Counter()
         self.batches = 0
         self.failures = 0
 
     def __call__(self, event: dict[str, Any]) -> Any:
         try:
-            result = self._handler(event, **self._kwargs)
+            result = self._handler(event, sink=self._log_line)
         except Exception:
             self.failures += 1
             raise
@@ -184,16 +178,11 @@ class ConsumerTap:
 
     @property
     def stored(self) -> int:
-        # Older consumers (before issue 3) report only "valid"/"invalid".
-        return self.counts.get("stored", self.counts.get("valid", 0))
+        return self.counts.get("stored", 0)
 
     @property
     def quarantined(self) -> int:
-        return self.counts.get("quarantined", self.counts.get("invalid", 0))
-
-
-class FatalIngestError(RuntimeError):
-    """The ingest run failed in a way the next run would repeat (config, credentials)."""
+        return self.counts.get("quarantined", 0)
 
 
 def is_fatal(exc: BaseException) -> bool:

@@ -16,12 +16,11 @@ from chalicelib.aws import client as aws_client
 from chalicelib.retry import Backoff
 from tests.conftest import AwsHarness
 from tests.support.clock import ManualClock
-from tests.support.kinesis_events import RecordingConsumer
+from tests.support.kinesis_events import ChaliceAppHandler, RecordingConsumer
 from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import DirSink, S3Sink, curated_delivery, raw_delivery
 from tweetlake_local.poller import (
     BatchFailedError,
-    ChaliceAppHandler,
     EventSourceMapping,
     FileCheckpoints,
     FirehoseSource,

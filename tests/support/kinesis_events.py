@@ -71,3 +71,24 @@ class RecordingConsumer:
     def seen(self) -> list[bytes]:
         """Every record's data, in the order the handler was given them."""
         return [base64.b64decode(r["kinesis"]["data"]) for e in self.events for r in e["Records"]]
+
+
+class ChaliceAppHandler:
+    """Invoke ``app.consume_tweets`` through ``chalice.test.Client``, which sets the
+    stage's environment variables during the call, as Lambda would."""
+
+    def __init__(self, stage: str = "dev", function_name: str = "consume") -> None:
+        from chalice.test import Client
+
+        import app
+
+        self._client = Client(app.app, stage_name=stage)
+        self._client.__enter__()
+        self.function_name = function_name
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        response = self._client.lambda_.invoke(self.function_name, event)
+        return response.payload
+
+    def close(self) -> None:
+        self._client.__exit__(None, None, None)

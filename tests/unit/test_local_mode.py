@@ -203,7 +203,7 @@ def test_consumer_tap_sums_batch_counts_and_routes_the_log_line() -> None:
     assert "duration_ms" not in tap.counts
     assert logged == ["one EMF line", "one EMF line"]
 
-    def failing(event: dict[str, Any]) -> dict[str, int]:
+    def failing(event: dict[str, Any], sink: Any) -> dict[str, int]:
         raise RuntimeError("dynamodb down")
 
     tap = ConsumerTap(failing, logged.append)

@@ -158,7 +158,7 @@ def _transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Trans
     append = out.records.append
     for record in records:
         out.total += 1
-        # ``type(...) is dict`` first: an ABC isinstance check costs ~0.3 µs a record.
+        # ``type(...) is dict`` first: the common case skips the slower ABC check.
         if type(record) is dict or isinstance(record, Mapping):
             kinesis = record.get("kinesis")
             shard = shard_of(record)
@@ -203,7 +203,7 @@ def _transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Trans
             append(DeleteRecord(origin, hash_line(envelope["tweet_id"]), envelope))
             continue
         item = tweet_item(envelope)
-        item["processed_at"] = processed_at  # not as keywords: their loop costs 0.7 µs
+        item["processed_at"] = processed_at
         item["origin"] = origin.attr()
         if len(raw) > _SIZE_FAST_PATH:
             size = item_size(item) + 64  # room for author_tweets_in_batch

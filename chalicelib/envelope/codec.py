@@ -6,8 +6,7 @@
 are all checked while parsing, in C. The id patterns and the timestamp format
 are checked after, in Python, with the tests :func:`chalicelib.envelope.schema.text_check`
 gives ``validate`` too. msgspec's own ``pattern`` constraint searches rather than
-matches whole, and, measured on the benchmark's batch, took about 1 µs a record
-more than this check.
+matches whole, and was slower on the benchmark's batch (docs/consumer.md).
 
 The envelope's ``raw`` string (three quarters of a record's bytes) is the one
 field the consumer never stores, so it is decoded as ``msgspec.Raw``: its

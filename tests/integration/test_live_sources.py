@@ -251,8 +251,9 @@ def test_the_deadline_interrupts_a_silent_connection() -> None:
     the deadline: not at the 20 s stall window, not after the 30 s silence.
 
     The clock is set once the tweet is in, so nothing but the silence races the
-    deadline; it then stands still, so a read the stall window ended would count as
-    a stall and reconnect."""
+    deadline. A read left on the connection's own timeout would end at the stall
+    window (the bound on ``waited``); one taken for a stall would be counted as one,
+    the clock standing still."""
     clock = ManualClock()
     with FakeTwitter() as server:
         source = silent_after(server, clock, ft.lines(raw(1)))

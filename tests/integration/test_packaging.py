@@ -74,6 +74,8 @@ def test_chalice_package_builds_a_lean_zip(tmp_path: Path) -> None:
     for module in ("msgspec", "pybase64"):
         assert any(n.startswith(f"{module}/") and "x86_64-linux-gnu.so" in n for n in names)
     assert not {t for t in tops if t.split("-")[0].lower() in HEAVY}
-    assert "tweetlake_local" not in tops
-    assert archive.stat().st_size < 20 * 1024 * 1024
+    assert not {"tweetlake_local", "tweetlake_ops", "tests", "bench"} & tops
+    # The Lambda runtime provides boto3; bundling it would add about 17 MB.
+    assert not {"boto3", "botocore"} & tops
+    assert archive.stat().st_size < 2 * 1024 * 1024
     assert (tmp_path / "out" / "chalice.tf.json").exists()

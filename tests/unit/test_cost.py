@@ -286,3 +286,13 @@ def test_an_unconfirmed_price_is_starred_and_footnoted_and_only_then() -> None:
     lines = texts["doubtful"].splitlines()
     starred = [line for line in lines if "* " in line[:90] and not line.startswith("* =")]
     assert len(starred) == 1 and "crawler" in starred[0]
+
+
+def test_the_api_ceiling_quoted_in_the_docs_is_the_models() -> None:
+    """README and docs/api.md quote the total docs/cost.md derives: one figure, checked."""
+    from tweetlake_ops.cost_cli import _money
+
+    lines = api_worst_case(load_prices(), load_measured(), load_deployment())
+    figure = f"${_money(sum(line.per_month for line in lines))}"
+    assert f"about **{figure} a month**" in (REPO_ROOT / "docs" / "api.md").read_text()
+    assert f"(about {figure})" in (REPO_ROOT / "README.md").read_text()

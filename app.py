@@ -8,6 +8,7 @@ scheduler alike on every cold start.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -43,23 +44,27 @@ def consume_tweets(event: Any) -> dict[str, int]:
 
 
 # Read-only REST API. Each route passes its path and query parameters to one
-# function in chalicelib.api.views; no route accepts a write method.
-@app.route("/tweets", methods=["GET"], cors=api.CORS)
+# function in chalicelib.api.views; no route accepts a write method. On a deployed
+# stage the data routes need a SigV4-signed caller unless the stage is public.
+DATA = api.data_authorizer(os.environ)
+
+
+@app.route("/tweets", methods=["GET"], cors=api.CORS, authorizer=DATA)
 def list_tweets() -> Any:
     return api.list_tweets(app.current_request.query_params)
 
 
-@app.route("/tweets/{tweet_id}", methods=["GET"], cors=api.CORS)
+@app.route("/tweets/{tweet_id}", methods=["GET"], cors=api.CORS, authorizer=DATA)
 def get_tweet(tweet_id: str) -> Any:
     return api.get_tweet(tweet_id, app.current_request.query_params)
 
 
-@app.route("/users/{user_id}", methods=["GET"], cors=api.CORS)
+@app.route("/users/{user_id}", methods=["GET"], cors=api.CORS, authorizer=DATA)
 def get_user(user_id: str) -> Any:
     return api.get_user(user_id, app.current_request.query_params)
 
 
-@app.route("/users/{user_id}/tweets", methods=["GET"], cors=api.CORS)
+@app.route("/users/{user_id}/tweets", methods=["GET"], cors=api.CORS, authorizer=DATA)
 def list_user_tweets(user_id: str) -> Any:
     return api.list_user_tweets(user_id, app.current_request.query_params)
 
@@ -74,6 +79,6 @@ def docs() -> Any:
     return api.docs_page()
 
 
-@app.route("/health", methods=["GET"])
+@app.route("/health", methods=["GET"], authorizer=DATA)
 def health() -> Any:
     return api.health()

@@ -188,3 +188,28 @@ def env_integer(env: Mapping[str, str], variable: str, default: int, low: int, h
             variable, f"is malformed ({text!r})", f"use a whole number from {low} to {high}"
         )
     return value
+
+
+# Who may call the data routes of a deployed stage: "iam" (SigV4-signed requests by
+# principals granted execute-api:Invoke; the default) or "public" (anyone).
+API_ACCESS_VARIABLE = "TWEETLAKE_API_ACCESS"
+API_ACCESS = ("iam", "public")
+
+
+def api_access(env: Mapping[str, str]) -> str:
+    """Access mode of the data routes, needed at import time like the trigger's stream.
+
+    API Gateway fixes a method's authorization when the app is deployed, so
+    ``app.py`` decides it while Chalice loads the app with the stage's
+    environment variables (see :func:`trigger_stream_name`). Unset means
+    private: a stage is public only when someone wrote so.
+    """
+    value = env.get(API_ACCESS_VARIABLE, "").strip() or "iam"
+    if value not in API_ACCESS:
+        raise ConfigError(
+            API_ACCESS_VARIABLE,
+            f"is malformed ({value!r})",
+            "use iam (callers sign with SigV4; the default) or public (anyone may read,"
+            " see docs/api.md on what X's terms then allow)",
+        )
+    return value

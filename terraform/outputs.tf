@@ -104,3 +104,16 @@ output "alarm_topic_arn" {
   description = "SNS topic every alarm notifies; subscribe pagers or chat here."
   value       = aws_sns_topic.alarms.arn
 }
+
+output "api_reader_policy_arn" {
+  description = "Managed policy granting GET on this stage's REST API only: attach it to analysts' roles. null until api_id is set (after the first chalice deploy)."
+  value       = try(aws_iam_policy.api_reader[0].arn, null)
+}
+
+output "api_throttle" {
+  description = "Rate (requests/s) and burst of the REST API's stage; null values until api_id is set."
+  value = {
+    rate_limit  = try(aws_api_gateway_method_settings.throttle[0].settings[0].throttling_rate_limit, null)
+    burst_limit = try(aws_api_gateway_method_settings.throttle[0].settings[0].throttling_burst_limit, null)
+  }
+}

@@ -233,3 +233,42 @@ variable "ingest_silence_alarm" {
   description = "Alarm when nothing reaches the stream for 30 minutes (expired credentials, a stuck source). Turn off for stages that ingest only now and then."
   default     = true
 }
+
+variable "api_id" {
+  type        = string
+  description = "Id of the REST API `chalice deploy --stage <stage>` created (rest_api_id in .chalice/deployed/<stage>.json). null before the first deploy: no throttle and no reader policy yet."
+  default     = null
+
+  validation {
+    condition     = var.api_id == null || can(regex("^[a-z0-9]{10}$", var.api_id))
+    error_message = "api_id must be the 10-character REST API id (e.g. a1b2c3d4e5), not its name or URL."
+  }
+}
+
+variable "api_gateway_stage" {
+  type        = string
+  description = "API Gateway stage Chalice deploys to: api_gateway_stage in .chalice/config.json (Chalice's default is api)."
+  default     = "api"
+}
+
+variable "api_throttle_rate_limit" {
+  type        = number
+  description = "Steady requests per second the API's stage accepts across all callers; more get 429 before Lambda runs. Bounds the API's monthly worst case (docs/cost.md)."
+  default     = 10
+
+  validation {
+    condition     = var.api_throttle_rate_limit > 0 && var.api_throttle_rate_limit <= 10000
+    error_message = "api_throttle_rate_limit must be above 0 and at most 10000 (the account's default limit)."
+  }
+}
+
+variable "api_throttle_burst_limit" {
+  type        = number
+  description = "Requests the API's stage accepts at once above the steady rate (token bucket size)."
+  default     = 20
+
+  validation {
+    condition     = var.api_throttle_burst_limit >= 1 && var.api_throttle_burst_limit <= 5000
+    error_message = "api_throttle_burst_limit must be from 1 to 5000 (the account's default burst)."
+  }
+}

@@ -8,8 +8,10 @@ roles; Chalice owns the functions. This copies the names into the stage's
 environment variables and each function's role ARN into ``lambda_functions``
 with ``manage_iam_role: false``, so ``chalice deploy --stage prod`` creates no
 IAM of its own. Settings already in the stage (memory, timeouts) are kept; a
-new stage starts from the dev stage's function settings. The result is checked
-with the app's own settings loader before anything is written.
+new stage starts from the dev stage's function settings (the API's reserved
+concurrency included) and is private (``TWEETLAKE_API_ACCESS=iam``) unless it
+already says otherwise. The result is checked with the app's own settings
+loader before anything is written.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chalicelib.config import ConfigError, load_settings
+from chalicelib.config import API_ACCESS_VARIABLE, ConfigError, api_access, load_settings
 from tweetlake_local.stage import CHALICE_CONFIG
 
 # Chalice function name -> key of the lambda_role_arns output.
@@ -90,6 +92,7 @@ def stage_entry(
     entry["manage_iam_role"] = False
     env = dict(entry.get("environment_variables", {}))
     env.update({"TWEETLAKE_STAGE": outputs["stage"], "TWEETLAKE_SOURCE": source})
+    env.setdefault(API_ACCESS_VARIABLE, "iam")
     env.update({variable: outputs[name] for variable, name in ENVIRONMENT.items()})
     entry["environment_variables"] = env
     functions = entry.setdefault("lambda_functions", {})
@@ -118,6 +121,7 @@ def update_config(
     env = {**updated.get("environment_variables", {}), **entry["environment_variables"]}
     try:
         load_settings({**env, "AWS_REGION": outputs["region"]})
+        api_access(env)
     except ConfigError as exc:
         raise BridgeError(f"the stage would not start: {exc}") from exc
     stages[stage] = entry

@@ -150,6 +150,11 @@ class Deployment:
     crawler_dpus: float = 1.0  # assumption: AWS does not publish a crawler's DPU count
     stream_readers: int = 2  # the consumer's mapping and ONE Firehose (raw is its backup)
     named_queries: Sequence[str] = ()
+    api_memory_mb: int = 256
+    api_timeout_s: int = 10
+    api_reserved_concurrency: int | None = None  # None: only the account's limit
+    api_rate_limit: float = 10  # terraform/variables.tf api_throttle_rate_limit
+    api_burst_limit: int = 20  # api_throttle_burst_limit
 
 
 def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> Deployment:
@@ -161,6 +166,7 @@ def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> D
     if stage not in config["stages"]:
         raise ValueError(f"stage {stage!r} is not in {config_path}")
     functions = config["stages"][stage]["lambda_functions"]
+    api = functions["api_handler"]
     return Deployment(
         ingest_memory_mb=int(functions["ingest"]["lambda_memory_size"]),
         ingest_timeout_s=int(functions["ingest"]["lambda_timeout"]),
@@ -170,6 +176,11 @@ def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> D
         batching_window_s=float(triggers.CONSUMER_BATCHING_WINDOW_S),
         tweet_gsis=len(TWEETS.indexes),
         named_queries=tuple(sorted(p.stem for p in (REPO_ROOT / "sql").glob("*.sql"))),
+        api_memory_mb=int(api["lambda_memory_size"]),
+        api_timeout_s=int(api["lambda_timeout"]),
+        api_reserved_concurrency=(
+            int(api["reserved_concurrency"]) if "reserved_concurrency" in api else None
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tweetlake_local.stage import REPO_ROOT
+from tweetlake_ops.api_bound import api_worst_case
 from tweetlake_ops.cost import (
     MEASURED_PATH,
     PRICES_PATH,
@@ -196,10 +197,11 @@ def render_markdown(
         "- The two Kinesis rows are alternatives: `stream_mode` is `ON_DEMAND` in prod and"
         " `PROVISIONED` (1 shard) in dev. Provisioned shards are sized to the write limits at"
         " 100 %; add headroom (docs/operations.md, Scaling).",
-        "- Not included: the API (it depends on reads, not on tweets: API Gateway requests"
-        " plus the `api_handler` Lambda at 256 MB), CloudWatch Logs ingestion, data"
-        " transfer out of AWS, Athena result objects.",
+        "- Not included: the API (it depends on callers, not on tweets: its ceiling is the"
+        " next section), CloudWatch Logs ingestion, data transfer out of AWS, Athena result"
+        " objects.",
         "",
+        *render_api_bound(prices, measured, deployment),
         f"## One rate in detail ({detail.tweets_per_second:g} tweets/s)",
         "",
         "```",
@@ -268,6 +270,40 @@ def render_markdown(
         "",
     ]
     return "\n".join(parts)
+
+
+def render_api_bound(prices: PriceBook, measured: Measured, deployment: Deployment) -> list[str]:
+    """The API's monthly worst case: the section of docs/cost.md under a flood of requests."""
+    lines = api_worst_case(prices, measured, deployment)
+    total = sum(line.per_month for line in lines)
+    return [
+        "## The API's worst case: a month of requests at the throttle",
+        "",
+        "The read API is private (IAM, docs/api.md), and its bill has a ceiling set by"
+        f" configuration: the stage throttle lets {deployment.api_rate_limit:g} requests/s"
+        f" (burst {deployment.api_burst_limit}) reach Lambda (Terraform"
+        " `api_throttle_rate_limit`, `api_throttle_burst_limit`), and the `api_handler`"
+        f" function's reserved concurrency is {deployment.api_reserved_concurrency}"
+        " (`.chalice/config.json`). Every accepted request is priced as the heaviest one"
+        " (`GET /tweets?limit=100` over 24 hours):",
+        "",
+        "| service | item | USD per month | detail |",
+        "|---|---|---:|---|",
+        *(
+            f"| {line.service} | {line.item} | {_money(line.per_month)} | {line.detail} |"
+            for line in lines
+        ),
+        f"| **API, worst case** | | **{_money(total)}** | |",
+        "",
+        "- Throttled (429) and unsigned (403) requests stop at API Gateway: no Lambda, no"
+        " DynamoDB, and no API Gateway charge. Requests Lambda throttles after API Gateway"
+        " accepted them are billed as calls.",
+        "- Not in the ceiling: data transfer out (each response's bytes at the internet"
+        " egress rate per GB) and CloudWatch Logs. A lower rate in"
+        " `terraform/stages/<stage>.tfvars`, or a lower reserved concurrency, lowers the"
+        " ceiling.",
+        "",
+    ]
 
 
 def cost_command(args: argparse.Namespace) -> int:

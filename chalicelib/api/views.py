@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 
 # Cache lifetimes. A first page changes as tweets arrive; later pages hold
 # older tweets and change only when one is deleted, so they live longer, but
-# short enough that a delete disappears from caches within a minute.
-CACHE_FIRST_PAGE = "public, max-age=5"
-CACHE_LATER_PAGE = "public, max-age=60"
-CACHE_ITEM = "public, max-age=60"
-CACHE_USER = "public, max-age=30"
+# short enough that a delete disappears from caches within a minute. Private:
+# the caller's own cache only, since a shared cache may hand a response to a
+# signed request on to anyone (RFC 9111 lets "public" override Authorization).
+CACHE_FIRST_PAGE = "private, max-age=5"
+CACHE_LATER_PAGE = "private, max-age=60"
+CACHE_ITEM = "private, max-age=60"
+CACHE_USER = "private, max-age=30"
 
 LIST_PARAMS = ("limit", "cursor", "since", "until")
 

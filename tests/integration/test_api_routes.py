@@ -94,7 +94,7 @@ def test_get_tweet_returns_the_whitelisted_item(
     assert body["author_tweets_in_batch"] == 1
     assert not set(INTERNAL) & set(body)
     assert not {"status", "created_key", "created_hour", "author_id"} & set(body)
-    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.headers["Cache-Control"] == "private, max-age=60"
 
 
 def test_every_fixture_tweet_round_trips(
@@ -142,7 +142,7 @@ def test_get_user_has_profile_and_exact_count(api: ApiClient, aws: AwsHarness) -
     assert "id" not in body["profile"]
     assert body["first_seen"] <= body["last_seen"]
     assert "counted_keys" not in body
-    assert response.headers["Cache-Control"] == "public, max-age=30"
+    assert response.headers["Cache-Control"] == "private, max-age=30"
 
 
 # --- listings --------------------------------------------------------------------------
@@ -252,12 +252,12 @@ def test_quiet_hours_are_bounded_per_request(api: ApiClient, aws: AwsHarness) ->
 def test_empty_feed_and_default_limit(api: ApiClient, aws: AwsHarness) -> None:
     response = api.get("/tweets")
     assert response.json_body == {"items": [], "count": 0, "next_cursor": None}
-    assert response.headers["Cache-Control"] == "public, max-age=5"
+    assert response.headers["Cache-Control"] == "private, max-age=5"
     seed(aws.settings, synthetic_envelopes(25, START, timedelta(minutes=1)))
     body = api.get("/tweets").json_body
     assert body["count"] == 20 and body["next_cursor"]
     later = api.get(f"/tweets?cursor={quote(body['next_cursor'])}")
-    assert later.headers["Cache-Control"] == "public, max-age=60"
+    assert later.headers["Cache-Control"] == "private, max-age=60"
     assert later.json_body["count"] == 5
 
 

@@ -85,6 +85,7 @@ AWS_ONLY = (
     r"^(cd terraform|cd \.\.|terraform\b|aws\b|for kind in|done$|grep -q|export\b)",
     r"^(AWS_DEFAULT_REGION=\S+ )?\.venv/bin/chalice (deploy|delete)\b",
     r"^curl https://<id>\.execute-api\.",
+    r"^awscurl --service execute-api\b",
     rf"^{PY} tweetlake_local (redrive|backfill) s3://\$BUCKET",
 )
 

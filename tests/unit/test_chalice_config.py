@@ -11,36 +11,17 @@ import pytest
 
 from chalicelib.config import load_settings
 from tests.paths import REPO_ROOT
+from tests.support import terraform_outputs as support_outputs
 from tests.terraform.model import load_module, tfvars
 from tweetlake_local.stage import stage_environment
 from tweetlake_ops import chalice_config
 
-ACCOUNT = "123456789012"
-BUCKET = f"tweetlake-prod-lake-{ACCOUNT}-eu-west-1"
+ACCOUNT = support_outputs.ACCOUNT
+BUCKET = support_outputs.lake_bucket("prod")
 
 
 def _outputs(stage: str = "prod") -> dict[str, Any]:
-    """What `terraform output -json` prints after an apply (shape and names)."""
-    values = {
-        "stage": stage,
-        "region": "eu-west-1",
-        "stream_name": f"tweetlake-{stage}-tweets",
-        "stream_arn": f"arn:aws:kinesis:eu-west-1:{ACCOUNT}:stream/tweetlake-{stage}-tweets",
-        "tweets_table": f"tweetlake-{stage}-tweets",
-        "authors_table": f"tweetlake-{stage}-authors",
-        "state_table": f"tweetlake-{stage}-state",
-        "lake_bucket": BUCKET,
-        "twitter_secret_arn": (
-            f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:tweetlake/{stage}/twitter-AbCdEf"
-        ),
-        "cursor_key_parameter": f"/tweetlake/{stage}/api-cursor-key",
-        "lambda_role_arns": {
-            "ingest": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-ingest",
-            "consume": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-consume",
-            "api_handler": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-api",
-        },
-    }
-    return {k: {"sensitive": False, "type": "string", "value": v} for k, v in values.items()}
+    return support_outputs.terraform_outputs(stage)
 
 
 def _project(tmp_path: Path) -> Path:
@@ -88,6 +69,8 @@ def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
     functions = prod["lambda_functions"]
     assert functions["ingest"]["iam_role_arn"].endswith(":role/tweetlake-prod-ingest")
     assert functions["ingest"]["reserved_concurrency"] == 1  # carried over from dev
+    assert functions["api_handler"]["reserved_concurrency"] == 5  # the API's bill bound
+    assert prod["environment_variables"]["TWEETLAKE_API_ACCESS"] == "iam"
     assert functions["ingest"]["environment_variables"]["TWEETLAKE_TWITTER_SECRET"].startswith(
         "arn:aws:secretsmanager:"
     )
@@ -114,6 +97,34 @@ def test_rerunning_is_idempotent_and_keeps_hand_tuned_settings(tmp_path: Path) -
         json.loads(first)["stages"]["prod"]["lambda_functions"]["consume"]["lambda_memory_size"]
         == 1024
     )
+
+
+@pytest.mark.parametrize(("written", "kept"), [("public", "public"), ("iam", "iam")])
+def test_a_stage_made_public_on_purpose_stays_public(
+    tmp_path: Path, written: str, kept: str
+) -> None:
+    project = _project(tmp_path)
+    config_path = project / ".chalice" / "config.json"
+    _run(project, tmp_path, _outputs())
+    config = json.loads(config_path.read_text())
+    config["stages"]["prod"]["environment_variables"]["TWEETLAKE_API_ACCESS"] = written
+    config_path.write_text(json.dumps(config))
+    _run(project, tmp_path, _outputs())
+    stage = json.loads(config_path.read_text())["stages"]["prod"]
+    assert stage["environment_variables"]["TWEETLAKE_API_ACCESS"] == kept
+
+
+def test_a_misspelt_access_mode_is_refused_before_writing(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    config_path = project / ".chalice" / "config.json"
+    _run(project, tmp_path, _outputs())
+    config = json.loads(config_path.read_text())
+    config["stages"]["prod"]["environment_variables"]["TWEETLAKE_API_ACCESS"] = "Public"
+    config_path.write_text(json.dumps(config))
+    before = config_path.read_text()
+    with pytest.raises(SystemExit, match="TWEETLAKE_API_ACCESS"):
+        _run(project, tmp_path, _outputs())
+    assert config_path.read_text() == before
 
 
 def test_refuses_outputs_of_another_stage(tmp_path: Path) -> None:

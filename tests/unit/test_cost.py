@@ -11,6 +11,7 @@ import pytest
 from tests.terraform.model import load_module
 from tweetlake_local.cli import main
 from tweetlake_local.stage import REPO_ROOT
+from tweetlake_ops.api_bound import api_worst_case, max_rru_per_request
 from tweetlake_ops.cost import (
     MEASURED_PATH,
     PRICES_PATH,
@@ -191,6 +192,27 @@ def test_terraform_defaults_the_model_assumes() -> None:
     assert d.alarms == count
     firehoses = [k for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"]
     assert d.stream_readers == 1 + len(firehoses)  # the consumer plus each Firehose
+    assert d.api_rate_limit == defaults["api_throttle_rate_limit"]
+    assert d.api_burst_limit == defaults["api_throttle_burst_limit"]
+
+
+def test_the_api_ceiling_on_a_hand_computed_case() -> None:
+    """10 requests/s for 730 h; 5 instances of 256 MB busy all month; 23 RRU a request."""
+    prices, measured = load_prices(), load_measured()
+    deployment = load_deployment("dev")
+    assert (deployment.api_reserved_concurrency, deployment.api_memory_mb) == (5, 256)
+    gateway, invocations, duration, reads = api_worst_case(prices, measured, deployment)
+    requests = 10 * 730 * 3600
+    assert requests == 26_280_000
+    assert gateway.per_month == pytest.approx(26.28 * 3.5)
+    assert invocations.per_month == pytest.approx(26.28 * 0.2)
+    assert duration.per_month == pytest.approx(5 * 730 * 3600 * 0.25 * 1.66667e-5)
+    rru = max_rru_per_request(measured.tweet_item_bytes)
+    assert reads.per_month == pytest.approx(requests * rru * 0.125 / 1e6)
+    assert max_rru_per_request(816) == 0.5 * (25 + 21)  # 101 items x 816 B = 21 x 4 KB
+    unbounded = api_worst_case(prices, measured, replace(deployment, api_reserved_concurrency=None))
+    assert "timeout" in unbounded[2].detail
+    assert unbounded[2].per_month == pytest.approx(requests * 10 * 0.25 * 1.66667e-5)
 
 
 def test_every_price_has_a_source_and_a_date() -> None:
@@ -264,3 +286,13 @@ def test_an_unconfirmed_price_is_starred_and_footnoted_and_only_then() -> None:
     lines = texts["doubtful"].splitlines()
     starred = [line for line in lines if "* " in line[:90] and not line.startswith("* =")]
     assert len(starred) == 1 and "crawler" in starred[0]
+
+
+def test_the_api_ceiling_quoted_in_the_docs_is_the_models() -> None:
+    """README and docs/api.md quote the total docs/cost.md derives: one figure, checked."""
+    from tweetlake_ops.cost_cli import _money
+
+    lines = api_worst_case(load_prices(), load_measured(), load_deployment())
+    figure = f"${_money(sum(line.per_month for line in lines))}"
+    assert f"about **{figure} a month**" in (REPO_ROOT / "docs" / "api.md").read_text()
+    assert f"(about {figure})" in (REPO_ROOT / "README.md").read_text()

@@ -261,3 +261,25 @@ def test_discovery_sees_operations_named_by_string_or_passed_as_methods(tmp_path
         "dynamodb:BatchWriteItem",
         "secretsmanager:GetSecretValue",
     }
+
+
+def test_the_api_reader_policy_grants_get_on_one_stage_of_one_api_only() -> None:
+    """Analysts' policy: execute-api:Invoke, GET, this API's id and stage; attached to nobody."""
+    module = load_module()
+    (statement,) = _statements("api_reader")
+    assert statement.get("effect", "Allow") == "Allow"
+    assert statement["actions"] == ["execute-api:Invoke"]
+    assert statement["resources"] == ["${local.api_stage_arn}/GET/*"]
+    (arn,) = [
+        entry["api_stage_arn"]
+        for parsed in module.dicts.values()
+        for entry in parsed.get("locals", [])
+        if "api_stage_arn" in entry
+    ]
+    assert ":execute-api:${var.region}:${local.account_id}:" in arn
+    assert arn.endswith(':${var.api_id}/${var.api_gateway_stage}"}') and "*" not in arn
+    policy = module.resource_dict("aws_iam_policy", "api_reader")
+    assert policy["policy"] == "${data.aws_iam_policy_document.api_reader[0].json}"
+    assert "api_reader_policy_arn" in module.outputs
+    for kind in ("aws_iam_role_policy_attachment", "aws_iam_policy_attachment"):
+        assert not [k for k in module.resources if k[0] == kind]

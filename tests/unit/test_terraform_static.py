@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ import hcl2
 import pytest
 from lark import Tree
 
+from tests.paths import REPO_ROOT
 from tests.terraform.binary import run, terraform_binary
 from tests.terraform.evaluate import _trees
 from tests.terraform.model import (
@@ -223,4 +225,22 @@ def test_the_resolver_sees_what_a_reference_names() -> None:
         ("local", ("b",)),
         ("aws_s3_bucket", ("lake", "arn")),
         ("data", ("aws_region", "x", "name")),
+    }
+
+
+def test_the_api_stage_throttle_comes_from_variables_on_every_method() -> None:
+    """The bill's bound: rate and burst on */* of the stage Chalice deploys to."""
+    module = load_module()
+    settings = module.resource_dict("aws_api_gateway_method_settings", "throttle")
+    assert settings["method_path"] == "*/*"
+    assert settings["rest_api_id"] == "${var.api_id}"
+    assert settings["stage_name"] == "${var.api_gateway_stage}"
+    (block,) = settings["settings"]
+    assert block["throttling_rate_limit"] == "${var.api_throttle_rate_limit}"
+    assert block["throttling_burst_limit"] == "${var.api_throttle_burst_limit}"
+    defaults = module.variable_defaults()
+    assert 0 < defaults["api_throttle_rate_limit"] <= defaults["api_throttle_burst_limit"]
+    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+    assert {s["api_gateway_stage"] for s in config["stages"].values()} == {
+        defaults["api_gateway_stage"]
     }

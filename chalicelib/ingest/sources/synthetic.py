@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.ingest.sources.base import LocalSource
-from chalicelib.timeutil import iso_utc
+from chalicelib.timeutil import format_v1_created_at, iso_utc
 
 TWITTER_EPOCH_MS = 1288834974657
 DEFAULT_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -47,8 +47,6 @@ ZIPF_S = 1.1
 ZIPF_Q = 1000.0  # Mandelbrot offset: flattens the head (posting limits)
 VIRTUAL_RATE = 50.0  # lines per virtual second, about the 1% sample stream
 
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # Invented phrases per language (weight, phrases, hashtags).
 _LANGS: dict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = {
@@ -106,11 +104,7 @@ def snowflake(ms: int, counter: int) -> int:
 
 def v1_time(ms: int) -> str:
     """``Wed Oct 10 20:19:24 +0000 2018`` (locale-independent)."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return (
-        f"{_WEEKDAYS[dt.weekday()]} {_MONTHS[dt.month - 1]} {dt.day:02d} "
-        f"{dt:%H:%M:%S} +0000 {dt.year}"
-    )
+    return format_v1_created_at(datetime.fromtimestamp(ms / 1000, tz=UTC))
 
 
 def v2_time(ms: int) -> str:

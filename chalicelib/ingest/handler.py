@@ -206,7 +206,12 @@ class Ingestor:
 
     def _reject(self, reason: str, data: bytes, ingested_at: str) -> None:
         self._quarantine.add(
-            QuarantineEntry(reason=reason, data=data, approximate_arrival=ingested_at)
+            QuarantineEntry(
+                reason=reason,
+                data=data,
+                approximate_arrival=ingested_at,
+                source_api=self._source.source_api,
+            )
         )
 
 

@@ -197,12 +197,56 @@ def _v1_user(user: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _v1_own_content(status: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    """A status's full text and the entities that go with it (extended first)."""
+    extended = status.get("extended_tweet") or {}
+    if extended.get("full_text"):
+        return extended["full_text"], extended.get("entities") or {}
+    text = status.get("full_text") or status.get("text")
+    return text, status.get("entities") or {}
+
+
+def _v1_content(status: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any], list[Any]]:
+    """Text, entities and mentions, trusting the embedded original of a retweet.
+
+    A retweet's own ``text`` is cut at 140 characters whatever its ``truncated``
+    says; the original's full text and entities are in ``retweeted_status``. The
+    text keeps the ``RT @user:`` form the outer one has (and v2 sends), so a
+    retweet still reads as one; the retweeted user leads the mentions.
+    """
+    retweeted = status.get("retweeted_status")
+    if not isinstance(retweeted, Mapping):
+        text, entities = _v1_own_content(status)
+        return text, entities, list(entities.get("user_mentions") or [])
+    text, entities = _v1_own_content(retweeted)
+    user = retweeted.get("user") or {}
+    screen_name = user.get("screen_name")
+    if screen_name and text is not None:
+        text = f"RT @{screen_name}: {text}"
+    outer = (status.get("entities") or {}).get("user_mentions") or []
+    lead = next(
+        (m for m in outer if screen_name and m.get("screen_name") == screen_name),
+        {"id_str": _id(user), "screen_name": screen_name},
+    )
+    mentions = [lead] if user else []
+    mentions += [
+        m
+        for m in entities.get("user_mentions") or []
+        if not user or m.get("screen_name") != screen_name
+    ]
+    return text, entities, mentions
+
+
+def _v1_quoted_id(status: Mapping[str, Any]) -> str | None:
+    """``quoted_status_id_str``, else the embedded ``quoted_status``'s own id."""
+    quoted = status.get("quoted_status")
+    return _id(status, "quoted_status_id") or (_id(quoted) if isinstance(quoted, Mapping) else None)
+
+
 def _v1_tweet(
     status: Mapping[str, Any], raw: str, source_api: str | None, ingested_at: str
 ) -> dict[str, Any]:
-    extended = status.get("extended_tweet") or {}
-    entities = extended.get("entities") or status.get("entities") or {}
-    text = extended.get("full_text") or status.get("full_text") or status.get("text")
+    text, entities, mentions = _v1_content(status)
     retweeted = status.get("retweeted_status")
     rules = status.get("matching_rules") or []
     envelope = _base("tweet", source_api, "v1.1", ingested_at)
@@ -213,15 +257,12 @@ def _v1_tweet(
         lang=status.get("lang"),
         author=_v1_user(status.get("user")),
         hashtags=[h["text"] for h in entities.get("hashtags") or []],
-        mentions=[
-            {"id": _id(m), "screen_name": m.get("screen_name")}
-            for m in entities.get("user_mentions") or []
-        ],
+        mentions=[{"id": _id(m), "screen_name": m.get("screen_name")} for m in mentions],
         urls=[u.get("expanded_url") or u["url"] for u in entities.get("urls") or []],
         in_reply_to_tweet_id=_id(status, "in_reply_to_status_id"),
         in_reply_to_user_id=_id(status, "in_reply_to_user_id"),
         retweeted_tweet_id=_id(retweeted) if retweeted else None,
-        quoted_tweet_id=_id(status, "quoted_status_id"),
+        quoted_tweet_id=_v1_quoted_id(status),
         matching_rules=_rule_labels(rules),
         raw=raw,
     )
@@ -270,24 +311,47 @@ def _v2_user(user: Mapping[str, Any] | None, author_id: str | None) -> dict[str,
     }
 
 
+_RT_PREFIX = re.compile(r"RT @\w+: ")
+
+
+def _v2_content(
+    tweet: Mapping[str, Any], refs: Mapping[str, str], included: Mapping[str, Mapping[str, Any]]
+) -> tuple[str | None, Mapping[str, Any]]:
+    """Text and entities: ``note_tweet`` over ``text``, and a retweet's original when expanded.
+
+    A v2 retweet's ``text`` is cut like v1.1's; with the ``referenced_tweets.id``
+    expansion the original is in ``includes.tweets`` and gives the full text (after
+    the ``RT @user:`` prefix) and the entities.
+    """
+    original = included.get(refs.get("retweeted") or "")
+    own = original if original is not None else tweet
+    note = own.get("note_tweet") or {}
+    text = note.get("text") or own.get("text")
+    entities = note.get("entities") or own.get("entities") or {}
+    if original is not None and text is not None:
+        prefix = _RT_PREFIX.match(str(tweet.get("text") or ""))
+        text = (prefix.group(0) if prefix else "") + text
+    return text, entities
+
+
 def _v2_tweet(
     tweet: Mapping[str, Any],
-    users: Mapping[str, Mapping[str, Any]],
+    includes: tuple[Mapping[str, Mapping[str, Any]], Mapping[str, Mapping[str, Any]]],
     rules: list[Any],
     raw: str,
     source_api: str | None,
     ingested_at: str,
 ) -> dict[str, Any]:
-    entities = tweet.get("entities") or {}
+    users, included = includes
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
-    note = tweet.get("note_tweet") or {}
+    text, entities = _v2_content(tweet, refs, included)
     author_id = tweet.get("author_id")
     created = tweet.get("created_at")
     envelope = _base("tweet", source_api, "v2", ingested_at)
     envelope.update(
         tweet_id=str(tweet["id"]),
         created_at=normalize_iso(created) if created else None,
-        text=note.get("text") or tweet.get("text"),
+        text=text,
         lang=tweet.get("lang"),
         author=_v2_user(users.get(str(author_id)), str(author_id) if author_id else None),
         hashtags=[h["tag"] for h in entities.get("hashtags") or []],
@@ -313,12 +377,14 @@ def _v2_data(
 ) -> list[Normalized]:
     includes = payload.get("includes") or {}
     users = {str(u["id"]): u for u in includes.get("users") or []}
+    included = {str(t["id"]): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
     rules = payload.get("matching_rules") or []
     data = payload["data"]
     if isinstance(data, dict):
         return [
             Normalized(
-                "tweet", envelope=_v2_tweet(data, users, rules, raw, source_api, ingested_at)
+                "tweet",
+                envelope=_v2_tweet(data, (users, included), rules, raw, source_api, ingested_at),
             )
         ]
     if not isinstance(data, list):
@@ -327,12 +393,18 @@ def _v2_data(
     for tweet in data:
         # One raw document per tweet keeps each record replayable on its own.
         author = users.get(str(tweet.get("author_id")))
-        own = {"data": tweet, "includes": {"users": [author] if author else []}}
+        own_includes: dict[str, Any] = {"users": [author] if author else []}
+        refs = [str(r.get("id")) for r in tweet.get("referenced_tweets") or []]
+        if any(ref in included for ref in refs):
+            own_includes["tweets"] = [included[ref] for ref in refs if ref in included]
+        own = {"data": tweet, "includes": own_includes}
         own_raw = json.dumps(own, ensure_ascii=False, separators=(",", ":"))
         out.append(
             Normalized(
                 "tweet",
-                envelope=_v2_tweet(tweet, users, rules, own_raw, source_api, ingested_at),
+                envelope=_v2_tweet(
+                    tweet, (users, included), rules, own_raw, source_api, ingested_at
+                ),
             )
         )
     return out

@@ -48,6 +48,19 @@ def test_v1_statuses() -> None:
     assert compat["text"].endswith("https://t.co/more")  # truncated rendering
 
     assert rt["retweeted_tweet_id"] == "1992345678901234567"
+    # The outer text of a retweet is cut whatever "truncated" says: the original's
+    # extended_tweet gives the full text and the entities.
+    assert rt["text"] == "RT @shore_logger: " + ext["text"]
+    assert rt["hashtags"] == ["tide", "wave"]
+    assert rt["urls"] == ["https://example.org/tides"]
+    assert (
+        rt["mentions"]
+        == [{"id": "1800000000000000001", "screen_name": "shore_logger"}] + ext["mentions"]
+    )
+    assert (rt["author"]["screen_name"], rt["created_at"]) == (
+        "river_otter",
+        "2026-11-23T21:10:00.000Z",
+    )
     # A +0500 offset is converted to UTC.
     assert quote["created_at"] == "2026-11-23T17:00:00.000Z"
     assert quote["quoted_tweet_id"] == "1992347500000000000"
@@ -140,6 +153,18 @@ def test_v2_stream_lines() -> None:
     assert "created_at: required" in validate(default)
     assert "author: required" in validate(default)
     assert (results[-1].reason or "").startswith("not JSON")
+
+
+def test_v2_retweet_takes_the_expanded_original() -> None:
+    """GIVEN a v2 retweet whose original came with the referenced_tweets.id expansion
+    THEN the full text and the original's entities are stored, not the cut outer text."""
+    (rt,) = envelopes(normalize_own("v2_retweet_expanded.jsonl"))
+    (original,) = json.loads(own_lines("v2_retweet_expanded.jsonl")[0])["includes"]["tweets"]
+    assert rt["text"] == "RT @shore_logger: " + original["text"]
+    assert (rt["hashtags"], rt["urls"]) == (["dawn", "loons"], ["https://example.org/dawn"])
+    assert rt["author"]["screen_name"] == "river_otter"
+    assert rt["retweeted_tweet_id"] == "1992370000000000009"
+    assert validate(rt) == []
 
 
 def test_v2_lookup_array_gives_one_replayable_record_per_tweet() -> None:

@@ -218,14 +218,14 @@ def _transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Trans
                     )
                 )
                 continue
-        author = item["author"]
+        author = item.get("author")
         tweet = TweetRecord(
             origin=origin,
             hash_line=item["hash_line"],
             tweet_id=item["tweet_id"],
-            author_id=author["id"],
+            author_id=author["id"] if author else None,
             created_at=item["created_at"],
-            profile=author,
+            profile=author or {},
             item=item,
         )
         tweets.append(tweet)
@@ -238,6 +238,8 @@ def _count_author_tweets(tweets: list[TweetRecord]) -> None:
     """Set ``author_tweets_in_batch``: distinct tweets per author in this batch."""
     distinct: dict[str, set[str]] = {}
     for tweet in tweets:
-        distinct.setdefault(tweet.author_id, set()).add(tweet.tweet_id)
+        if tweet.author_id is not None:
+            distinct.setdefault(tweet.author_id, set()).add(tweet.tweet_id)
     for tweet in tweets:
-        tweet.item["author_tweets_in_batch"] = len(distinct[tweet.author_id])
+        if tweet.author_id is not None:  # no author, no count (the API shows null)
+            tweet.item["author_tweets_in_batch"] = len(distinct[tweet.author_id])

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib.envelope.schema import schema_version
-from chalicelib.timeutil import from_epoch_ms, normalize_iso, now_iso, parse_v1_created_at
+from chalicelib.timeutil import (
+    from_epoch_ms,
+    normalize_iso,
+    now_iso,
+    parse_v1_created_at,
+    snowflake_time,
+)
 
 Kind = Literal["tweet", "delete", "control", "invalid"]
 
@@ -133,6 +139,21 @@ def _repair_surrogates(value: Any) -> Any:
     if isinstance(value, list):
         return [_repair_surrogates(v) for v in value]
     return value
+
+
+def _derive_time(envelope: dict[str, Any]) -> dict[str, Any]:
+    """A tweet without ``created_at`` gets its Snowflake id's time, marked as derived.
+
+    A v2 line requested without ``tweet.fields`` (what a default sample or
+    filtered stream sends) has no time; the id holds one to the millisecond.
+    """
+    tweet_id = envelope.get("tweet_id")
+    if envelope.get("created_at") is None and isinstance(tweet_id, str) and tweet_id.isdigit():
+        derived = snowflake_time(tweet_id)
+        if derived is not None:
+            envelope["created_at"] = derived
+            envelope["created_at_derived"] = True
+    return envelope
 
 
 def _short(value: Any) -> str:
@@ -266,7 +287,7 @@ def _v1_tweet(
         matching_rules=_rule_labels(rules),
         raw=raw,
     )
-    return envelope
+    return _derive_time(envelope)
 
 
 def _v1_delete(
@@ -369,7 +390,7 @@ def _v2_tweet(
         matching_rules=_rule_labels(rules),
         raw=raw,
     )
-    return envelope
+    return _derive_time(envelope)
 
 
 def _v2_data(

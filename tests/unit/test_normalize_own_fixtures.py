@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.envelope.normalize import Normalized, normalize_line
 from chalicelib.envelope.schema import validate
+from chalicelib.timeutil import from_epoch_ms
 from tests.paths import own_lines
 
 INGESTED = "2026-11-24T10:00:00.000Z"
@@ -148,10 +149,15 @@ def test_v2_stream_lines() -> None:
     assert quote["created_at"] == "2026-11-24T06:04:00.000Z"
     assert quote["author"] == {"id": "42"}  # not in includes: id only
 
-    for envelope in (mist, reply, note, rt, quote):
+    for envelope in (mist, reply, note, rt, quote, default):
         assert validate(envelope) == [], envelope["tweet_id"]
-    assert "created_at: required" in validate(default)
-    assert "author: required" in validate(default)
+    # A line requested without fields or expansions: no author, and the time from
+    # the Snowflake id, marked as derived.
+    assert default["author"] is None and default["lang"] is None
+    ms = (1992360000000000006 >> 22) + 1288834974657
+    assert default["created_at"] == from_epoch_ms(ms) == "2025-11-22T22:30:14.915Z"
+    assert default["created_at_derived"] is True
+    assert "created_at_derived" not in mist
     assert (results[-1].reason or "").startswith("not JSON")
 
 

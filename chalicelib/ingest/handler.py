@@ -30,6 +30,7 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import Settings, get_settings
+from chalicelib.envelope.codec import decode_valid
 from chalicelib.envelope.normalize import envelope_bytes, normalize_line
 from chalicelib.ingest.checkpoint import Checkpoint
 from chalicelib.ingest.producer import KinesisProducer, UnsendableRecordError
@@ -74,16 +75,18 @@ def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
 
     The data is :func:`envelope_bytes`. The partition key is the author id (one author's
     records stay in order on one shard), else the tweet id (v2 compliance
-    deletes name no author).
+    deletes name no author). Only a tweet the consumer will accept (the same
+    decoder, :func:`~chalicelib.envelope.codec.decode_valid`) may move the
+    checkpoint: an invalid one still travels, to be quarantined with its reason,
+    but a garbage id must not make the next catch-up ask for ``since_id`` beyond
+    every real tweet.
     """
     data = envelope_bytes(envelope)
     tweet_id = str(envelope.get("tweet_id") or "")
     if envelope["kind"] == "tweet":
         author = envelope.get("author") or {}
         key = str(author.get("id") or tweet_id)
-        # A malformed id still travels (the consumer quarantines it) but never
-        # becomes the checkpoint.
-        return data, key, int(tweet_id) if tweet_id.isascii() and tweet_id.isdigit() else None
+        return data, key, int(tweet_id) if decode_valid(data) is not None else None
     return data, str(envelope.get("author_id") or tweet_id), None
 
 

@@ -68,3 +68,23 @@ def test_a_malformed_tweet_id_never_becomes_the_checkpoint() -> None:
     envelope = {"kind": "tweet", "tweet_id": "12a", "author": {"id": "7"}}
     assert encode_record(envelope)[1:] == ("7", None)
     assert encode_record({**envelope, "tweet_id": "١٢"})[2] is None  # non-ASCII digits
+
+
+def test_only_ids_the_envelope_accepts_move_the_checkpoint() -> None:
+    """GIVEN a replayed status whose id is 25 digits (no Snowflake) after a real one
+    WHEN both are sent THEN the garbage travels (the consumer quarantines it) but the
+    checkpoint stays at the real tweet's id."""
+    real = own_lines("v1_statuses.jsonl")[0]
+    garbage = json.loads(real)
+    garbage["id"] = 1234567890123456789012345
+    garbage["id_str"] = "1234567890123456789012345"
+    kinesis = MemoryKinesis()
+    producer = KinesisProducer(kinesis, "s")
+    run = Ingestor(
+        ListSource([real, json.dumps(garbage, ensure_ascii=False)]),
+        producer,
+        QuarantineBuffer(MemoryS3(), "lake", "run-1", "2026-01-01"),
+        time_is_up=lambda: False,
+    )
+    assert run.run().sent == len(kinesis.records) == 2
+    assert producer.max_tweet_id_sent == 1992345678901234567

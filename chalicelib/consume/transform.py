@@ -94,7 +94,8 @@ def _envelope(data: str) -> Decoded | Refused:
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError) as exc:
-            return Refused(data.encode("utf-8", "replace"), f"{NOT_BASE64}: {exc}")
+            # The event's text exactly, lone surrogates included: quarantined, not repaired.
+            return Refused(data.encode("utf-8", "surrogatepass"), f"{NOT_BASE64}: {exc}")
     decoded = decode_valid(raw)
     if decoded is None:
         return _refused(raw)

@@ -85,7 +85,9 @@ def normalize_line(
     if not isinstance(payload, dict):
         return [Normalized("invalid", reason=f"not a JSON object: {type(payload).__name__}")]
     if "\\ud" in text or "\\uD" in text:
-        payload = _repair_surrogates(payload)
+        where = _lone_surrogate(payload, "")
+        if where is not None:
+            return [Normalized("invalid", reason=f"{LONE_SURROGATE}: {where}")]
     return normalize_payload(
         payload, raw=text, source_api=source_api, ingested_at=ingested_at or now_iso()
     )
@@ -122,23 +124,36 @@ def normalize_payload(
 # --- helpers ----------------------------------------------------------------------
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: The reason class of a line whose JSON holds an unpaired ``\\udXXX`` escape.
+LONE_SURROGATE = "lone surrogate"
 
 
-def _repair_surrogates(value: Any) -> Any:
-    """Replace lone UTF-16 surrogates (a ``\\ud83d`` escape whose pair was cut off,
-    as truncated texts can have) with U+FFFD; valid pairs are already joined by
-    ``json``. Storing a lone surrogate would make DynamoDB refuse the whole batch."""
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """Where the first lone UTF-16 surrogate sits (``text: \\ud83c at 12``), else None.
+
+    ``json`` joins a valid escape pair; an unpaired half (from a re-serializer that
+    cut a pair) has no character to stand for. Replacing it with U+FFFD would
+    store a repaired text nobody could tell from the original, and no UTF-8 store
+    takes it as it is, so the line is quarantined with its exact bytes instead.
+    """
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return _SURROGATE.sub("\ufffd", value)
-        return value
+        found = _SURROGATE.search(value)
+        if found is None:
+            return None
+        return f"{path or 'value'}: \\u{ord(found.group()):04x} at character {found.start()}"
     if isinstance(value, dict):
-        return {k: _repair_surrogates(v) for k, v in value.items()}
+        for key, item in value.items():
+            where = _lone_surrogate(key, f"a key in {path or 'the object'}") or _lone_surrogate(
+                item, f"{path}.{key}" if path else str(key)
+            )
+            if where is not None:
+                return where
     if isinstance(value, list):
-        return [_repair_surrogates(v) for v in value]
-    return value
+        for index, item in enumerate(value):
+            where = _lone_surrogate(item, f"{path}[{index}]")
+            if where is not None:
+                return where
+    return None
 
 
 def _derive_time(envelope: dict[str, Any]) -> dict[str, Any]:

@@ -233,14 +233,13 @@ def test_source_override_keeps_payload_format() -> None:
     assert (result.envelope["source_api"], result.envelope["payload_format"]) == ("replay", "v2")
 
 
-def test_lone_surrogate_from_a_cut_emoji_is_replaced_not_stored() -> None:
-    """GIVEN text cut between the two halves of an emoji's \\u escape pair WHEN normalized
-    THEN the lone half becomes U+FFFD (a lone surrogate cannot be stored as UTF-8)."""
-    line = own_lines("v2_stream.jsonl")[0].replace(
-        "Morning mist", "Morning \\ud83c mist \\ud83c\\udf0a"
-    )
+def test_lone_surrogate_is_quarantined_not_repaired() -> None:
+    """GIVEN a status whose text holds an unpaired \\ud83c escape (a broken re-serializer)
+    WHEN normalized THEN it is invalid with a reason that says where; nothing is replaced."""
+    (line,) = own_lines("v1_lone_surrogate.jsonl")
     [result] = normalize_line(line, ingested_at=INGESTED)
-    assert result.envelope is not None
-    assert result.envelope["text"].startswith("Morning \ufffd mist \U0001f30a")
-    result.envelope["text"].encode("utf-8")  # storable
-    assert validate(result.envelope) == []
+    assert (result.kind, result.envelope) == ("invalid", None)
+    assert result.reason == "lone surrogate: text: \\ud83c at character 21"
+    # A valid pair is joined, as before.
+    [paired] = normalize_line(line.replace("\\ud83c", "\\ud83c\\udf0a"), ingested_at=INGESTED)
+    assert paired.envelope is not None and "\U0001f30a" in paired.envelope["text"]

@@ -29,9 +29,10 @@ TWEET_FIELDS = (
     "in_reply_to_user_id",
     "retweeted_tweet_id",
     "quoted_tweet_id",
+    "unresolved_tweet_ids",
     "matching_rules",
 )
-_STRING_ARRAYS = ("hashtags", "urls", "matching_rules")
+_STRING_ARRAYS = ("hashtags", "urls", "unresolved_tweet_ids", "matching_rules")
 # Tweet envelope fields that are not item attributes (besides ``raw``, which the lake keeps).
 ENVELOPE_ONLY = ("kind", "schema_version")
 

@@ -57,6 +57,9 @@ class Normalized:
     envelope: dict[str, Any] | None = None
     control: str | None = None
     reason: str | None = None
+    #: A v2 line's ``errors`` beside its ``data`` (on the line's first item only):
+    #: what X could not expand, for the ingest run's log line and metric.
+    partial_errors: tuple[str, ...] = ()
 
 
 def normalize_line(
@@ -415,17 +418,14 @@ def _v2_data(
     users = {str(u["id"]): u for u in includes.get("users") or []}
     included = {str(t["id"]): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
     rules = payload.get("matching_rules") or []
+    errors, missing = _v2_partial_errors(payload.get("errors"))
     data = payload["data"]
     if isinstance(data, dict):
-        return [
-            Normalized(
-                "tweet",
-                envelope=_v2_tweet(data, (users, included), rules, raw, source_api, ingested_at),
-            )
-        ]
+        envelope = _v2_tweet(data, (users, included), rules, raw, source_api, ingested_at)
+        return [Normalized("tweet", envelope=_unresolved(envelope, missing), partial_errors=errors)]
     if not isinstance(data, list):
         return [Normalized("invalid", reason=f"v2 data is a {type(data).__name__}")]
-    out = []
+    out: list[Normalized] = []
     for tweet in data:
         # One raw document per tweet keeps each record replayable on its own.
         author = users.get(str(tweet.get("author_id")))
@@ -433,17 +433,47 @@ def _v2_data(
         refs = [str(r.get("id")) for r in tweet.get("referenced_tweets") or []]
         if any(ref in included for ref in refs):
             own_includes["tweets"] = [included[ref] for ref in refs if ref in included]
-        own = {"data": tweet, "includes": own_includes}
+        own: dict[str, Any] = {"data": tweet, "includes": own_includes}
+        if missing & set(refs):  # the errors that name its references travel with it
+            own["errors"] = [
+                e
+                for e in payload.get("errors") or []
+                if isinstance(e, dict) and str(e.get("resource_id")) in refs
+            ]
         own_raw = json.dumps(own, ensure_ascii=False, separators=(",", ":"))
+        envelope = _v2_tweet(tweet, (users, included), rules, own_raw, source_api, ingested_at)
         out.append(
             Normalized(
                 "tweet",
-                envelope=_v2_tweet(
-                    tweet, (users, included), rules, own_raw, source_api, ingested_at
-                ),
+                envelope=_unresolved(envelope, missing),
+                partial_errors=() if out else errors,
             )
         )
     return out
+
+
+def _v2_partial_errors(errors: Any) -> tuple[tuple[str, ...], set[str]]:
+    """A data line's ``errors``: one text each, and the tweet ids X could not expand."""
+    if not isinstance(errors, list):
+        return (), set()
+    texts, missing = [], set()
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        texts.append(str(error.get("detail") or error.get("title") or error)[:200])
+        if error.get("resource_type") == "tweet" and error.get("resource_id"):
+            missing.add(str(error["resource_id"]))
+    return tuple(texts), missing
+
+
+def _unresolved(envelope: dict[str, Any], missing: set[str]) -> dict[str, Any]:
+    """Name the references (quoted, retweeted, replied to) that point at ``missing`` tweets."""
+    if missing:
+        refs = ("quoted_tweet_id", "retweeted_tweet_id", "in_reply_to_tweet_id")
+        unresolved = [envelope[r] for r in refs if envelope.get(r) in missing]
+        if unresolved:
+            envelope["unresolved_tweet_ids"] = unresolved
+    return envelope
 
 
 def _v2_errors(payload: Mapping[str, Any]) -> Normalized:

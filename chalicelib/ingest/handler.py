@@ -30,8 +30,9 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import Settings, get_settings
+from chalicelib.emf import emf_document, emit
 from chalicelib.envelope.codec import decode_valid
-from chalicelib.envelope.normalize import envelope_bytes, normalize_line
+from chalicelib.envelope.normalize import Normalized, envelope_bytes, normalize_line
 from chalicelib.ingest.checkpoint import Checkpoint
 from chalicelib.ingest.producer import KinesisProducer, UnsendableRecordError
 from chalicelib.ingest.settings import IngestSettings, load_ingest_settings
@@ -60,6 +61,9 @@ class RunSummary:
     checkpoint: str | None = None
     stopped_by: str = "source"  # or "deadline", "source_error"
     control_types: Counter[str] = field(default_factory=Counter)
+    #: ``errors`` entries v2 sent beside ``data`` (a reference X could not expand);
+    #: each such line is also logged, and the run emits the count as a metric.
+    partial_errors: int = 0
     #: What a live source reports (failures, waits, rules, catch-up); empty for files.
     source: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -194,6 +198,8 @@ class Ingestor:
         for item in normalize_line(
             line, source_api=self._source.source_api, ingested_at=ingested_at
         ):
+            if item.partial_errors:
+                self._partial(item)
             if item.envelope is not None and item.kind in ("tweet", "delete"):
                 data, key, tweet_id = encode_record(item.envelope)
                 try:
@@ -206,6 +212,23 @@ class Ingestor:
             else:
                 raw = line if isinstance(line, bytes) else line.encode("utf-8")
                 self._reject(item.reason or "invalid", raw, ingested_at)
+
+    def _partial(self, item: Normalized) -> None:
+        """A v2 line with ``errors`` beside ``data``: stored, but said so, never dropped."""
+        self.summary.partial_errors += len(item.partial_errors)
+        envelope = item.envelope or {}
+        log.warning(
+            "v2 partial errors %s",
+            json.dumps(
+                {
+                    "event": "v2_partial_errors",
+                    "tweet_id": envelope.get("tweet_id"),
+                    "unresolved_tweet_ids": envelope.get("unresolved_tweet_ids", []),
+                    "errors": list(item.partial_errors),
+                },
+                ensure_ascii=False,
+            ),
+        )
 
     def _reject(self, reason: str, data: bytes, ingested_at: str) -> None:
         self._quarantine.add(
@@ -307,6 +330,14 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     elif previous is not None:
         summary.checkpoint = str(previous)
     summary.duration_s = round(time.monotonic() - started, 3)
+    if summary.partial_errors:
+        emit(
+            emf_document(
+                {"partial_errors": (summary.partial_errors, "Count")},
+                {"stage": settings.stage},
+                {"event": "ingest_partial_errors", "function": "ingest", "run": run_key},
+            )
+        )
     result = summary.as_dict()
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
     if ingestor.source_error is not None:

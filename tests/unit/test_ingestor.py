@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+import pytest
 
 from chalicelib.ingest.handler import Ingestor, QuarantineBuffer, encode_record
 from chalicelib.ingest.producer import KinesisProducer
@@ -88,3 +91,23 @@ def test_only_ids_the_envelope_accepts_move_the_checkpoint() -> None:
     )
     assert run.run().sent == len(kinesis.records) == 2
     assert producer.max_tweet_id_sent == 1992345678901234567
+
+
+def test_partial_errors_are_logged_counted_and_mark_the_reference(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """GIVEN a v2 quote whose quoted tweet X could not expand (``errors`` beside ``data``)
+    WHEN ingested THEN the tweet is sent with the reference marked unresolved, the run
+    counts the error and logs a line naming it."""
+    lines: list[str | bytes] = list(own_lines("v2_partial_errors.jsonl"))
+    run, kinesis, _s3 = ingestor(lines)
+    with caplog.at_level(logging.WARNING, logger="chalicelib.ingest.handler"):
+        summary = run.run()
+    assert (summary.sent, summary.partial_errors) == (1, 1)
+    (record,) = kinesis.records
+    sent = json.loads(record.data)
+    assert sent["quoted_tweet_id"] == "1992399999999999999"
+    assert sent["unresolved_tweet_ids"] == ["1992399999999999999"]
+    (message,) = [r.getMessage() for r in caplog.records if "partial errors" in r.getMessage()]
+    assert '"unresolved_tweet_ids": ["1992399999999999999"]' in message
+    assert "Could not find tweet" in message

@@ -271,7 +271,10 @@ class Scheduler:
             self.totals.add(summary)
             self.totals.last_error = None
         except Exception as exc:
-            self.totals.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            partial = getattr(exc, "run_summary", None)
+            if isinstance(partial, Mapping):  # the source broke after sending what it read
+                self.totals.add(partial)
+            self.totals.last_error = f"{type(exc).__name__}: {exc}"[:1000]
             if is_fatal(exc):
                 self.fatal = exc
             else:

@@ -342,6 +342,8 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
     if ingestor.source_error is not None:
         # Everything read is in the stream and the checkpoint covers it; the
-        # run still fails so the error shows in Lambda's metrics and logs.
+        # run still fails so the error shows in Lambda's metrics and logs. The
+        # summary rides on the error, so a caller's counts stay true.
+        ingestor.source_error.run_summary = result  # type: ignore[attr-defined]
         raise ingestor.source_error
     return result

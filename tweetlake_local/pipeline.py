@@ -133,6 +133,7 @@ class IngestTotals:
     sent: int = 0
     control: int = 0
     quarantined: int = 0
+    deletes: int = 0
     sent_live: int = 0  # updated during a run by CountingKinesis
     last_run: dict[str, Any] | None = None
     last_error: str | None = None
@@ -144,6 +145,7 @@ class IngestTotals:
         self.sent += int(summary.get("sent", 0))
         self.control += int(summary.get("control", 0))
         self.quarantined += int(summary.get("quarantined", 0))
+        self.deletes += int(summary.get("deletes", 0))
         self.control_types.update(summary.get("control_types") or {})
         self.last_run = dict(summary)
 
@@ -316,6 +318,9 @@ class Snapshot:
     control: int
     quarantined: int
     stored: int
+    #: Delete notices among ``sent``, and the control messages by type.
+    deletes: int
+    control_types: dict[str, int]
     consumer_counts: dict[str, int]
     consumer_records: int
     lag_records: int
@@ -461,6 +466,8 @@ class Pipeline:
             control=totals.control,
             quarantined=totals.quarantined + tap.quarantined,
             stored=tap.stored,
+            deletes=totals.deletes,
+            control_types=dict(totals.control_types),
             consumer_counts=dict(tap.counts),
             consumer_records=self.mapping.stats.records_handled,
             lag_records=max(0, sent - self.mapping.stats.records_handled),

@@ -64,6 +64,8 @@ class RunSummary:
     #: ``errors`` entries v2 sent beside ``data`` (a reference X could not expand);
     #: each such line is also logged, and the run emits the count as a metric.
     partial_errors: int = 0
+    #: Delete notices handed to the stream (counted in ``sent`` too): not control.
+    deletes: int = 0
     #: What a live source reports (failures, waits, rules, catch-up); empty for files.
     source: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -206,6 +208,9 @@ class Ingestor:
                     self._producer.put(data, key, tweet_id=tweet_id)
                 except UnsendableRecordError as exc:
                     self._reject(str(exc), data, ingested_at)
+                    continue
+                if item.kind == "delete":
+                    self.summary.deletes += 1
             elif item.kind == "control":
                 self.summary.control += 1
                 self.summary.control_types[item.control or "unknown"] += 1

@@ -307,6 +307,21 @@ def ingest_invoker(
     return invoke
 
 
+#: A tag the local mode puts on its emulated stream once its readers stopped (a
+#: bounded run that drained): what is put on the stream after that is never read.
+READERS_STOPPED_TAG = "tweetlake-local-readers"
+
+
+def mark_readers_stopped(kinesis: Any, stream: str) -> None:
+    kinesis.add_tags_to_stream(StreamName=stream, Tags={READERS_STOPPED_TAG: "stopped"})
+
+
+def readers_stopped(kinesis: Any, stream: str) -> bool:
+    """True when a local run tagged ``stream``: its readers drained and stopped."""
+    tags = kinesis.list_tags_for_stream(StreamName=stream).get("Tags", [])
+    return any(t.get("Key") == READERS_STOPPED_TAG for t in tags)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the status line shows, read from the counters at one moment."""
@@ -354,7 +369,7 @@ class Pipeline:
 
         self.settings = settings
         # Build every client here, in one thread, before any worker starts.
-        kinesis = aws.client("kinesis", settings.region)
+        kinesis = self._kinesis = aws.client("kinesis", settings.region)
         for service in ("s3", "dynamodb"):
             aws.client(service, settings.region)
         checkpoints_path = state_dir / "checkpoints.json"
@@ -431,6 +446,7 @@ class Pipeline:
                 return False
         self.poller.drain()
         self.poller.close()
+        mark_readers_stopped(self._kinesis, self.settings.stream_name)
         self.drained = True
         return True
 

@@ -160,6 +160,8 @@ def redrive_command(args: argparse.Namespace) -> int:
     stream_arn = kinesis_stream_arn(settings.stream_name, settings.region)
     try:
         zone = open_quarantine(args.source, aws.client("s3", settings.region))
+        if not args.dry_run:
+            refuse_unread_stream(zone, aws.client("kinesis", settings.region), settings, args)
         summary = redrive(
             zone,
             consumer=consumer,
@@ -174,6 +176,31 @@ def redrive_command(args: argparse.Namespace) -> int:
         return 1
     print_redrive_report(summary, settings.stream_name, dry_run=args.dry_run)
     return 0 if summary.clean else 1
+
+
+def refuse_unread_stream(zone: Any, kinesis: Any, settings: Any, args: Any) -> None:
+    """Producer records go back on the stream: refuse when nothing will read it.
+
+    A local run with ``--until-drained --serve`` keeps the API up but stopped its
+    stream readers after the drain (it tags the stream so), so a record put on the
+    stream then would never reach DynamoDB or the lake.
+    """
+    from tweetlake_local.pipeline import readers_stopped
+    from tweetlake_ops.redrive import RedriveError, origin_of
+
+    producer_keys = [k for k in zone.list_keys() if origin_of(k) == "producer"]
+    if producer_keys and readers_stopped(kinesis, settings.stream_name):
+        day_prefix = producer_keys[0].rsplit("/", 1)[0]
+        raise RedriveError(
+            f"nothing reads the stream {settings.stream_name}: the local run drained and"
+            " stopped its readers (--until-drained --serve), so the"
+            f" {len(producer_keys)} producer objects re-driven to the stream would never"
+            " be stored. Re-drive against a local run that keeps reading: start it without"
+            ' --until-drained (make run ARGS="--replay FILE", Ctrl-C when done) and pass'
+            " the --aws-endpoint it prints; or re-drive only the consumer records now,"
+            " which go straight to the consumer:"
+            f" s3://{settings.lake_bucket}/{day_prefix}/consumer-"
+        )
 
 
 def print_redrive_report(summary: Any, stream: str, *, dry_run: bool) -> None:

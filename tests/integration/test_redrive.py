@@ -283,3 +283,29 @@ def test_redrive_refuses_a_prefix_outside_the_quarantine(aws: AwsHarness) -> Non
             batch_size=10,
             stream_arn="arn",
         )
+
+
+def test_redrive_refuses_a_stream_nobody_reads(aws: AwsHarness) -> None:
+    """GIVEN a local run that drained and stopped its readers (--until-drained --serve)
+    WHEN producer records would go back on the stream THEN redrive refuses, sends
+    nothing, and says what to run instead; consumer records alone still go through."""
+    from tweetlake_local.pipeline import mark_readers_stopped
+
+    seed(aws)
+    settings = aws.settings
+    mark_readers_stopped(aws_clients.client("kinesis", settings.region), settings.stream_name)
+    out = io.StringIO()
+    base = f"s3://{settings.lake_bucket}/quarantine/dt={DAY}/"
+    with redirect_stdout(out):
+        code = main(["redrive", base, "--aws-endpoint", aws.server.endpoint])
+    text = out.getvalue()
+    assert code == 1
+    assert "error: nothing reads the stream" in text
+    assert 'make run ARGS="--replay FILE"' in text and f"{base}consumer-" in text
+    assert stream_records(settings.region, settings.stream_name) == []
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        main(["redrive", f"{base}consumer-", "--aws-endpoint", aws.server.endpoint])
+    assert "re-drove 1 records to the consumer" in out.getvalue()
+    assert "the consumer: 1 stored" in out.getvalue()

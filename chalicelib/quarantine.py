@@ -27,10 +27,15 @@ class QuarantineEntry:
     shard_id: str | None = None
     sequence_number: str | None = None
     approximate_arrival: str | None = None
+    #: The ingest source's ``source_api`` (``replay``, ``synthetic``…) for producer
+    #: entries, so a re-drive normalizes the line as the run would have.
+    source_api: str | None = None
 
     def to_line(self) -> str:
         record: dict[str, Any] = asdict(self)
         record["data_b64"] = base64.b64encode(record.pop("data")).decode("ascii")
+        if record["source_api"] is None:
+            del record["source_api"]
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 

@@ -83,3 +83,17 @@ def normalize_iso(text: str) -> str:
 
 def from_epoch_ms(ms: int | str) -> str:
     return iso_utc(datetime.fromtimestamp(int(ms) / 1000, tz=UTC))
+
+
+#: X's Snowflake epoch (2010-11-04T01:42:54.657Z) and the first Snowflake tweet id:
+#: older ids are sequential and carry no time.
+SNOWFLAKE_EPOCH_MS = 1288834974657
+FIRST_SNOWFLAKE_ID = 29_700_859_247
+
+
+def snowflake_time(tweet_id: str) -> str | None:
+    """When a Snowflake id was minted: ``(id >> 22) + 1288834974657`` ms; None for older ids."""
+    value = int(tweet_id)
+    if value < FIRST_SNOWFLAKE_ID:
+        return None
+    return from_epoch_ms((value >> 22) + SNOWFLAKE_EPOCH_MS)

@@ -104,6 +104,7 @@ class ChaliceLocal:
         try:
             with self.log_path.open("rb") as log:
                 log.seek(self._log_start)
+                # Display only: the server's log, searched for its port line.
                 text = log.read().decode("utf-8", errors="replace")
         except OSError:
             return None
@@ -136,6 +137,7 @@ class ChaliceLocal:
 
     def log_tail(self, chars: int = 400) -> str:
         try:
+            # Display only: the log's tail for an error message.
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return ""

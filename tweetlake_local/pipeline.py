@@ -133,6 +133,7 @@ class IngestTotals:
     sent: int = 0
     control: int = 0
     quarantined: int = 0
+    deletes: int = 0
     sent_live: int = 0  # updated during a run by CountingKinesis
     last_run: dict[str, Any] | None = None
     last_error: str | None = None
@@ -144,6 +145,7 @@ class IngestTotals:
         self.sent += int(summary.get("sent", 0))
         self.control += int(summary.get("control", 0))
         self.quarantined += int(summary.get("quarantined", 0))
+        self.deletes += int(summary.get("deletes", 0))
         self.control_types.update(summary.get("control_types") or {})
         self.last_run = dict(summary)
 
@@ -271,7 +273,10 @@ class Scheduler:
             self.totals.add(summary)
             self.totals.last_error = None
         except Exception as exc:
-            self.totals.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            partial = getattr(exc, "run_summary", None)
+            if isinstance(partial, Mapping):  # the source broke after sending what it read
+                self.totals.add(partial)
+            self.totals.last_error = f"{type(exc).__name__}: {exc}"[:1000]
             if is_fatal(exc):
                 self.fatal = exc
             else:
@@ -302,6 +307,21 @@ def ingest_invoker(
     return invoke
 
 
+#: A tag the local mode puts on its emulated stream once its readers stopped (a
+#: bounded run that drained): what is put on the stream after that is never read.
+READERS_STOPPED_TAG = "tweetlake-local-readers"
+
+
+def mark_readers_stopped(kinesis: Any, stream: str) -> None:
+    kinesis.add_tags_to_stream(StreamName=stream, Tags={READERS_STOPPED_TAG: "stopped"})
+
+
+def readers_stopped(kinesis: Any, stream: str) -> bool:
+    """True when a local run tagged ``stream``: its readers drained and stopped."""
+    tags = kinesis.list_tags_for_stream(StreamName=stream).get("Tags", [])
+    return any(t.get("Key") == READERS_STOPPED_TAG for t in tags)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the status line shows, read from the counters at one moment."""
@@ -313,6 +333,9 @@ class Snapshot:
     control: int
     quarantined: int
     stored: int
+    #: Delete notices among ``sent``, and the control messages by type.
+    deletes: int
+    control_types: dict[str, int]
     consumer_counts: dict[str, int]
     consumer_records: int
     lag_records: int
@@ -346,7 +369,7 @@ class Pipeline:
 
         self.settings = settings
         # Build every client here, in one thread, before any worker starts.
-        kinesis = aws.client("kinesis", settings.region)
+        kinesis = self._kinesis = aws.client("kinesis", settings.region)
         for service in ("s3", "dynamodb"):
             aws.client(service, settings.region)
         checkpoints_path = state_dir / "checkpoints.json"
@@ -423,6 +446,7 @@ class Pipeline:
                 return False
         self.poller.drain()
         self.poller.close()
+        mark_readers_stopped(self._kinesis, self.settings.stream_name)
         self.drained = True
         return True
 
@@ -458,6 +482,8 @@ class Pipeline:
             control=totals.control,
             quarantined=totals.quarantined + tap.quarantined,
             stored=tap.stored,
+            deletes=totals.deletes,
+            control_types=dict(totals.control_types),
             consumer_counts=dict(tap.counts),
             consumer_records=self.mapping.stats.records_handled,
             lag_records=max(0, sent - self.mapping.stats.records_handled),

@@ -35,25 +35,42 @@ def status_line(snap: Snapshot, elapsed_s: float) -> str:
     )
 
 
+KEEP_ALIVE = "keep_alive"
+#: How ``stored`` relates to what the API shows, printed under the counts.
+API_NOTE = (
+    "stored counts tweets written once; the API shows those not deleted since"
+    " (a tweet stored then deleted counts in stored and in deleted; deleted also"
+    " counts notices for tweets never stored)"
+)
+
+
 def summary_lines(snap: Snapshot, files: dict[str, int], elapsed_s: float) -> list[str]:
-    """The end-of-run summary, one ``name: value`` a line (scripts can grep it)."""
+    """The end-of-run summary, one ``name: value`` a line (scripts can grep it).
+
+    Every line is printed, zeros included, so a script finds the same names in
+    every run.
+    """
     counts = snap.consumer_counts
+    types = dict(snap.control_types)
+    keep_alives = types.pop(KEEP_ALIVE, 0)
+    notices = snap.control - keep_alives
     lines = [
         f"read: {snap.read}",
         f"sent to stream: {snap.sent}",
+        f"delete notices sent: {snap.deletes}",
         f"consumed: {snap.consumer_records}",
         f"stored: {snap.stored}",
-    ]
-    for key in ("duplicates", "deleted", "suppressed"):
-        if key in counts:
-            lines.append(f"{key}: {counts[key]}")
-    lines += [
-        f"control: {snap.control}",
+        *(f"{key}: {counts.get(key, 0)}" for key in ("duplicates", "deleted", "suppressed")),
+        f"keep-alives: {keep_alives}",
+        f"notices: {notices}",
+        "notice types: "
+        + (", ".join(f"{name} {n}" for name, n in sorted(types.items())) or "none"),
         f"quarantined: {snap.quarantined}",
         "files written: "
         + ", ".join(f"{n} {name}" for name, n in files.items())
         + f" ({sum(files.values())})",
         f"elapsed: {elapsed_s:.1f} s",
+        f"note: {API_NOTE}",
     ]
     return lines
 
@@ -140,7 +157,9 @@ class Status:
         table.add_row("ingested", ingest)
         table.add_row("stored", f"{snap.stored} tweets in DynamoDB")
         table.add_row("quarantined", str(snap.quarantined))
-        table.add_row("control", str(snap.control))
+        keep_alives = snap.control_types.get(KEEP_ALIVE, 0)
+        table.add_row("keep-alives", str(keep_alives))
+        table.add_row("notices", str(snap.control - keep_alives))
         table.add_row("consumer lag", lag_text(snap))
         table.add_row("files written", files_text(snap))
         if snap.last_error:

@@ -4,6 +4,7 @@ consumer). Kept apart from ``cli.py`` so they load pyarrow/duckdb/sqlglot only w
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,12 @@ def redrive_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}")
         return 2
+    if args.decode_non_utf8:
+        try:
+            codecs.lookup(args.decode_non_utf8)
+        except LookupError:
+            print(f"error: --decode-non-utf8 {args.decode_non_utf8!r} is not a codec Python knows")
+            return 2
     os.environ.update(env)  # the consumer and the clients read the environment
     batch_size = args.batch_size or consumer_batch_settings()[0]
     consumer: Any = None
@@ -153,6 +160,8 @@ def redrive_command(args: argparse.Namespace) -> int:
     stream_arn = kinesis_stream_arn(settings.stream_name, settings.region)
     try:
         zone = open_quarantine(args.source, aws.client("s3", settings.region))
+        if not args.dry_run:
+            refuse_unread_stream(zone, aws.client("kinesis", settings.region), settings, args)
         summary = redrive(
             zone,
             consumer=consumer,
@@ -160,20 +169,60 @@ def redrive_command(args: argparse.Namespace) -> int:
             batch_size=batch_size,
             stream_arn=stream_arn,
             reason=args.reason,
+            decode=args.decode_non_utf8,
         )
     except RedriveError as exc:
         print(f"error: {exc}")
         return 1
-    verb = "would re-drive" if args.dry_run else "re-drove"
+    print_redrive_report(summary, settings.stream_name, dry_run=args.dry_run)
+    return 0 if summary.clean else 1
+
+
+def refuse_unread_stream(zone: Any, kinesis: Any, settings: Any, args: Any) -> None:
+    """Producer records go back on the stream: refuse when nothing will read it.
+
+    A local run with ``--until-drained --serve`` keeps the API up but stopped its
+    stream readers after the drain (it tags the stream so), so a record put on the
+    stream then would never reach DynamoDB or the lake.
+    """
+    from tweetlake_local.pipeline import readers_stopped
+    from tweetlake_ops.redrive import RedriveError, origin_of
+
+    producer_keys = [k for k in zone.list_keys() if origin_of(k) == "producer"]
+    if producer_keys and readers_stopped(kinesis, settings.stream_name):
+        day_prefix = producer_keys[0].rsplit("/", 1)[0]
+        raise RedriveError(
+            f"nothing reads the stream {settings.stream_name}: the local run drained and"
+            " stopped its readers (--until-drained --serve), so the"
+            f" {len(producer_keys)} producer objects re-driven to the stream would never"
+            " be stored. Re-drive against a local run that keeps reading: start it without"
+            ' --until-drained (make run ARGS="--replay FILE", Ctrl-C when done) and pass'
+            " the --aws-endpoint it prints; or re-drive only the consumer records now,"
+            " which go straight to the consumer:"
+            f" s3://{settings.lake_bucket}/{day_prefix}/consumer-"
+        )
+
+
+def print_redrive_report(summary: Any, stream: str, *, dry_run: bool) -> None:
+    """What was sent where, what the consumer did with it, and what stayed and why."""
+    verb = "would re-drive" if dry_run else "re-drove"
     print(
         f"redrive: {summary.objects} objects; {verb} {summary.to_consumer} records to the"
         f" consumer ({summary.batches} batches) and {summary.to_stream} to the stream"
-        f" {settings.stream_name}; {summary.skipped} skipped by --reason;"
-        f" {len(summary.still_bad)} still bad"
+        f" {stream}; {summary.skipped} skipped by --reason;"
+        f" {len(summary.kept)} kept in quarantine; {len(summary.still_bad)} still bad"
     )
+    if summary.decoded:
+        print(f"  read {summary.decoded} non-UTF-8 lines with --decode-non-utf8")
+    if not dry_run and summary.to_consumer:
+        outcome = ", ".join(f"{n} {name}" for name, n in summary.consumer.items())
+        print(f"  the consumer: {outcome}")
+    for key in summary.requarantined_in:
+        print(f"  quarantined again in: {key}")
+    for line in summary.kept:
+        print(f"  kept: {line}")
     for line in summary.still_bad:
         print(f"  still bad: {line}")
-    return 1 if summary.still_bad else 0
 
 
 def add_redrive_command(sub: Any) -> None:
@@ -186,5 +235,11 @@ def add_redrive_command(sub: Any) -> None:
     rd.add_argument("--aws-endpoint", help="send AWS calls here (e.g. the local moto server)")
     rd.add_argument("--batch-size", type=int, help="records per consumer call (default: app.py's)")
     rd.add_argument("--reason", help="only records whose reason contains this text")
+    rd.add_argument(
+        "--decode-non-utf8",
+        metavar="CODEC",
+        help="read producer lines that are not UTF-8 in this encoding (e.g. cp1252);"
+        " without it they stay in quarantine",
+    )
     rd.add_argument("--dry-run", action="store_true", help="read and count, send nothing")
     rd.set_defaults(func=redrive_command)

@@ -18,6 +18,19 @@ from. The two origins need different routes back, and that decides the design:
   get them. What still cannot be normalized or sent is counted and left where
   it is.
 
+Bytes are never repaired. A record that is not UTF-8 stays in quarantine and the
+report says so, unless ``decode`` (``--decode-non-utf8 CODEC``) names the
+encoding to read producer lines in; consumer records are envelopes our own
+producer wrote as ASCII, so non-UTF-8 ones are never re-driven (the consumer
+would only refuse them again).
+
+The report covers what the consumer did with every re-driven record (its
+``stored``/``duplicates``/``deleted``/``suppressed``/``quarantined`` counts, summed
+over the batches), and a record the consumer refuses again is quarantined under
+its original day: the re-driven event carries the record's first arrival time,
+and its pseudo shard and sequence numbers are stable, so re-driving the same
+object again overwrites that copy instead of adding one more.
+
 The consumer's writes are idempotent and the stream's readers dedupe on
 ``hash_line``/``tweet_id``, so a re-drive run twice does no harm. Records that
 fail again are quarantined again (a new object, with the new reason), never
@@ -32,15 +45,19 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.aws import split_s3_uri
+from chalicelib.consume.transform import arrival_iso
 from chalicelib.envelope.normalize import normalize_line
 from chalicelib.ingest.handler import encode_record
 from chalicelib.ingest.producer import UnsendableRecordError
+from chalicelib.quarantine import quarantine_key
 from chalicelib.retry import Backoff
+from chalicelib.timeutil import parse_iso
 from tweetlake_local.kinesis_events import lambda_record
 from tweetlake_local.poller import (
     BatchFailedError,
@@ -48,6 +65,11 @@ from tweetlake_local.poller import (
     invoke_with_retry,
 )
 from tweetlake_ops.backfill import RawZone, S3Zone
+
+#: What the consumer's counts say about re-driven records, in report order.
+CONSUMER_OUTCOMES = ("stored", "duplicates", "deleted", "suppressed", "quarantined")
+_REDRIVE_SHARD = "shardId-redrive-"
+_DAY = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
 
 
 class RedriveError(RuntimeError):
@@ -60,7 +82,10 @@ class Entry:
     line: int
     reason: str
     data: bytes
-    arrival: str | None = None  # for producer entries: when the run read the line
+    arrival: str | None = None  # when the record first arrived (consumer) or was read (producer)
+    source_api: str | None = None  # producer entries: the run's source (replay, synthetic…)
+    shard: str | None = None
+    sequence: str | None = None
 
 
 @dataclass
@@ -70,7 +95,16 @@ class RedriveSummary:
     to_stream: int = 0
     batches: int = 0
     skipped: int = 0  # filtered out by --reason
+    decoded: int = 0  # non-UTF-8 producer lines read with the codec the operator named
+    consumer: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONSUMER_OUTCOMES, 0))
+    requarantined_in: list[str] = field(default_factory=list)  # objects the consumer wrote
+    kept: list[str] = field(default_factory=list)  # "<key>:<line>: <why>", not re-driven
     still_bad: list[str] = field(default_factory=list)  # "<key>:<line>: <why>"
+
+    @property
+    def clean(self) -> bool:
+        """Everything picked was re-driven and nothing was refused again."""
+        return not (self.kept or self.still_bad or self.consumer["quarantined"])
 
 
 def origin_of(key: str) -> str:
@@ -92,26 +126,82 @@ def entries(zone: RawZone, key: str) -> Iterator[Entry]:
             data = base64.b64decode(doc["data_b64"], validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise RedriveError(f"{key}:{number}: not a quarantine line ({exc})") from None
-        yield Entry(key, number, str(doc.get("reason", "")), data, doc.get("approximate_arrival"))
+        yield Entry(
+            key,
+            number,
+            str(doc.get("reason", "")),
+            data,
+            doc.get("approximate_arrival"),
+            doc.get("source_api"),
+            doc.get("shard_id"),
+            doc.get("sequence_number"),
+        )
+
+
+def _arrival_seconds(entry: Entry) -> float:
+    """The record's first arrival (epoch seconds), else midnight of its object's day.
+
+    The consumer files what it refuses under the arrival day, so a re-driven record
+    refused again lands beside its original, not under ``dt=1970-01-01``.
+    """
+    if entry.arrival:
+        try:
+            return parse_iso(entry.arrival).timestamp()
+        except ValueError:
+            pass
+    day = _DAY.search("/" + entry.key)
+    return parse_iso(f"{day.group(1)}T00:00:00Z").timestamp() if day else 0.0
+
+
+def _pseudo_origin(entry: Entry) -> tuple[str, int]:
+    """Shard and sequence number for a re-driven record.
+
+    A record of an object the re-drive itself caused keeps the shard and sequence
+    number it had there, so its next refusal overwrites that object.
+    """
+    if entry.shard and entry.shard.startswith(_REDRIVE_SHARD) and str(entry.sequence).isdigit():
+        return entry.shard, int(str(entry.sequence))
+    return _REDRIVE_SHARD + hashlib.sha256(entry.key.encode()).hexdigest()[:12], entry.line
 
 
 def redrive_event(batch: list[Entry], stream_arn: str) -> dict[str, Any]:
     """A Kinesis event; the pseudo shard names the object, sequence numbers its lines."""
-    shard = "shardId-redrive-" + hashlib.sha256(batch[0].key.encode()).hexdigest()[:12]
-    return {
-        "Records": [
+    records = []
+    for entry in batch:
+        shard, sequence = _pseudo_origin(entry)
+        records.append(
             lambda_record(
                 entry.data,
                 shard=shard,
-                sequence=entry.line,
+                sequence=sequence,
                 partition_key="redrive",
-                arrival=0.0,
+                arrival=_arrival_seconds(entry),
                 stream_arn=stream_arn,
                 role="tweetlake-redrive",
             )
-            for entry in batch
-        ]
-    }
+        )
+    return {"Records": records}
+
+
+def _requarantine_key(event: dict[str, Any]) -> str:
+    """Where the consumer files what it refuses from ``event`` (its own naming rule)."""
+    first, last = event["Records"][0], event["Records"][-1]
+    day = _arrival_day(first["kinesis"]["approximateArrivalTimestamp"])
+    shard = first["eventID"].split(":", 1)[0]
+    seqs = f"{first['kinesis']['sequenceNumber']}-{last['kinesis']['sequenceNumber']}"
+    return quarantine_key("consumer", day, f"{shard}-{seqs}")
+
+
+def _arrival_day(seconds: float) -> str:
+    return (arrival_iso(seconds) or "1970-01-01")[:10]
+
+
+def _not_utf8(data: bytes) -> str | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    return None
 
 
 def redrive(
@@ -123,8 +213,13 @@ def redrive(
     stream_arn: str,
     reason: str | None = None,
     retry: Backoff | None = None,
+    decode: str | None = None,
 ) -> RedriveSummary:
-    """Send every quarantined record under ``zone`` back (None: count only)."""
+    """Send every quarantined record under ``zone`` back (None: count only).
+
+    ``decode`` names the codec non-UTF-8 producer lines are read in; without it
+    they stay in quarantine.
+    """
     summary = RedriveSummary()
     retry = retry or Backoff(base_s=0.5, cap_s=10, max_attempts=5)
     for key in zone.list_keys():
@@ -137,40 +232,74 @@ def redrive(
             else:
                 picked.append(entry)
         if origin == "consumer":
-            for start in range(0, len(picked), batch_size):
-                batch = picked[start : start + batch_size]
-                summary.to_consumer += len(batch)
-                summary.batches += 1
-                if consumer is not None:
-                    event = redrive_event(batch, stream_arn)
-                    try:
-                        invoke_with_retry(consumer, event, retry)
-                    except BatchFailedError as exc:
-                        raise RedriveError(
-                            f"{key}: the consumer kept failing ({exc}); nothing after"
-                            f" line {batch[0].line - 1} of it was re-driven"
-                        ) from exc
+            _to_consumer(key, picked, consumer, batch_size, stream_arn, retry, summary)
         else:
             for entry in picked:
-                _to_stream(entry, producer, summary)
+                _to_stream(entry, producer, summary, decode)
     if producer is not None:
         producer.flush()
     return summary
 
 
-def _to_stream(entry: Entry, producer: Any | None, summary: RedriveSummary) -> None:
+def _to_consumer(
+    key: str,
+    picked: list[Entry],
+    consumer: Handler | None,
+    batch_size: int,
+    stream_arn: str,
+    retry: Backoff,
+    summary: RedriveSummary,
+) -> None:
+    sendable = []
+    for entry in picked:
+        why = _not_utf8(entry.data)
+        if why:
+            summary.kept.append(
+                f"{entry.key}:{entry.line}: {why}; the consumer would refuse it again,"
+                " so it stays in quarantine"
+            )
+        else:
+            sendable.append(entry)
+    for start in range(0, len(sendable), batch_size):
+        batch = sendable[start : start + batch_size]
+        summary.to_consumer += len(batch)
+        summary.batches += 1
+        if consumer is None:
+            continue
+        event = redrive_event(batch, stream_arn)
+        try:
+            counts = _invoke(consumer, event, retry)
+        except BatchFailedError as exc:
+            raise RedriveError(
+                f"{key}: the consumer kept failing ({exc}); nothing after"
+                f" line {batch[0].line - 1} of it was re-driven"
+            ) from exc
+        for name in CONSUMER_OUTCOMES:
+            summary.consumer[name] += int(counts.get(name, 0))
+        if counts.get("quarantined"):
+            summary.requarantined_in.append(_requarantine_key(event))
+
+
+def _invoke(consumer: Handler, event: dict[str, Any], retry: Backoff) -> dict[str, Any]:
+    """The consumer's counts for ``event`` (its last, successful, attempt)."""
+    results: list[Any] = []
+    invoke_with_retry(lambda e: results.append(consumer(e)), event, retry)
+    last = results[-1] if results else None
+    return last if isinstance(last, dict) else {}
+
+
+def _to_stream(
+    entry: Entry, producer: Any | None, summary: RedriveSummary, decode: str | None
+) -> None:
     where = f"{entry.key}:{entry.line}"
-    if entry.data.startswith(b"{") and b'"kind"' in entry.data[:200]:
-        try:  # an envelope the producer could not send (over 1 MiB)
-            envelopes = [json.loads(entry.data)]
-        except ValueError:
-            envelopes = []
-    else:
-        envelopes = []
+    envelopes = _oversized_envelope(entry.data)
     if not envelopes:
-        # the original ingest time, so the envelope is what the fixed run would have sent
-        text = entry.data.decode("utf-8", errors="replace")
-        items = normalize_line(text, ingested_at=entry.arrival)
+        text = _line_text(entry, summary, decode)
+        if text is None:
+            return
+        # the original ingest time and source, so the envelope is what the fixed run
+        # would have sent
+        items = normalize_line(text, source_api=entry.source_api, ingested_at=entry.arrival)
         envelopes = [i.envelope for i in items if i.envelope and i.kind in ("tweet", "delete")]
         if not envelopes:
             why = "; ".join(i.reason or i.kind for i in items) or "nothing in it"
@@ -185,6 +314,37 @@ def _to_stream(entry: Entry, producer: Any | None, summary: RedriveSummary) -> N
                 summary.still_bad.append(f"{where}: still unsendable: {exc}")
                 continue
         summary.to_stream += 1
+
+
+def _oversized_envelope(data: bytes) -> list[dict[str, Any]]:
+    """An envelope the producer could not send (over 1 MiB), else nothing."""
+    if data.startswith(b"{") and b'"kind"' in data[:200]:
+        try:
+            return [json.loads(data)]
+        except ValueError:
+            return []
+    return []
+
+
+def _line_text(entry: Entry, summary: RedriveSummary, decode: str | None) -> str | None:
+    """The line as text, strictly: UTF-8, else the codec the operator named, else kept."""
+    why = _not_utf8(entry.data)
+    if why is None:
+        return entry.data.decode("utf-8")
+    where = f"{entry.key}:{entry.line}"
+    if decode is None:
+        summary.kept.append(
+            f"{where}: {why}; stays in quarantine (bytes are never repaired: pass"
+            " --decode-non-utf8 CODEC, e.g. cp1252, if you know its encoding)"
+        )
+        return None
+    try:
+        text = entry.data.decode(decode)
+    except UnicodeDecodeError as exc:
+        summary.kept.append(f"{where}: {why}, and not {decode} either ({exc.reason})")
+        return None
+    summary.decoded += 1
+    return text
 
 
 def open_quarantine(source: str, s3_client: Any) -> S3Zone:

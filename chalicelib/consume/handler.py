@@ -133,7 +133,9 @@ def _store(
     batch: Transformed, repo: LedgerRepository, tables: TableNames, processed_at: str
 ) -> dict[str, int]:
     """Read what the tables hold for the batch's keys, plan, write content then authors."""
-    named_authors = {r.author_id for r in batch.records if isinstance(r, TweetRecord)}
+    named_authors = {
+        r.author_id for r in batch.records if isinstance(r, TweetRecord) and r.author_id
+    }
     stored = repo.read(
         hash_lines={r.hash_line for r in batch.records},
         author_ids=named_authors,

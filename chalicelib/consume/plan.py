@@ -141,7 +141,8 @@ def authors_to_read(batch: Transformed, stored_tweets: Mapping[str, Mapping[str,
     authors: set[str] = set()
     for record in batch.records:
         if isinstance(record, TweetRecord):
-            authors.add(record.author_id)
+            if record.author_id is not None:
+                authors.add(record.author_id)
         else:
             item = stored_tweets.get(record.hash_line) or {}
             author = item.get("author_id") or item.get("deleted_author_id")
@@ -267,7 +268,10 @@ class _Planner:
             self.change(record.author_id).observe(record)
         _RULES[kind, slot.state](self, slot, record)
 
-    def change(self, author_id: str) -> AuthorChange:
+    def change(self, author_id: str | None) -> AuthorChange:
+        """The author's change; a tweet without an author books into a throwaway one."""
+        if author_id is None:
+            return AuthorChange()
         found = self.changes.get(author_id)
         if found is None:
             found = self.changes[author_id] = AuthorChange()
@@ -337,9 +341,10 @@ class _Planner:
         tomb = slot.held
         replaced = Origin.from_attr(tomb.get("replaced"))
         if replaced is None or tweet.origin < replaced:
-            slot.amend(
-                {**tomb, "replaced": tweet.origin.attr(), "deleted_author_id": tweet.author_id}
-            )
+            learnt = {**tomb, "replaced": tweet.origin.attr()}
+            if tweet.author_id is not None:
+                learnt["deleted_author_id"] = tweet.author_id
+            slot.amend(learnt)
         # The delete's effect on this author is settled (the tweet never counted):
         # say so on every pass, a retry after a crash included.
         self.change(tweet.author_id).mark(buried_by)
@@ -358,7 +363,7 @@ class _Planner:
     def delete_live(self, slot: _Slot, delete: DeleteRecord) -> None:
         """live → deleted: the author loses the tweet; the tombstone remembers what it buried."""
         live = slot.held
-        author_id = str(live["author_id"])
+        author_id = str(live["author_id"]) if live.get("author_id") else None
         buried = live.get("origin")
         self._uncount(author_id, delete.origin)
         tomb = tombstone_item(
@@ -399,7 +404,7 @@ class _Planner:
             kept = {k: tomb[k] for k in TOMB_BOOKKEEPING if k in tomb}
             slot.amend({**tomb, **notice, **kept})
 
-    def _uncount(self, author_id: str, origin: Origin) -> None:
+    def _uncount(self, author_id: str | None, origin: Origin) -> None:
         loser = self.change(author_id)
         loser.delta -= 1
         loser.mark(origin)

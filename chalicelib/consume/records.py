@@ -40,7 +40,7 @@ class TweetRecord:
     origin: Origin
     hash_line: str
     tweet_id: str
-    author_id: str
+    author_id: str | None  # None: the payload named no author (a minimal v2 line)
     created_at: str
     profile: dict[str, Any]
     item: dict[str, Any]

@@ -94,7 +94,8 @@ def _envelope(data: str) -> Decoded | Refused:
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError) as exc:
-            return Refused(data.encode("utf-8", "replace"), f"{NOT_BASE64}: {exc}")
+            # The event's text exactly, lone surrogates included: quarantined, not repaired.
+            return Refused(data.encode("utf-8", "surrogatepass"), f"{NOT_BASE64}: {exc}")
     decoded = decode_valid(raw)
     if decoded is None:
         return _refused(raw)
@@ -218,14 +219,14 @@ def _transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Trans
                     )
                 )
                 continue
-        author = item["author"]
+        author = item.get("author")
         tweet = TweetRecord(
             origin=origin,
             hash_line=item["hash_line"],
             tweet_id=item["tweet_id"],
-            author_id=author["id"],
+            author_id=author["id"] if author else None,
             created_at=item["created_at"],
-            profile=author,
+            profile=author or {},
             item=item,
         )
         tweets.append(tweet)
@@ -238,6 +239,8 @@ def _count_author_tweets(tweets: list[TweetRecord]) -> None:
     """Set ``author_tweets_in_batch``: distinct tweets per author in this batch."""
     distinct: dict[str, set[str]] = {}
     for tweet in tweets:
-        distinct.setdefault(tweet.author_id, set()).add(tweet.tweet_id)
+        if tweet.author_id is not None:
+            distinct.setdefault(tweet.author_id, set()).add(tweet.tweet_id)
     for tweet in tweets:
-        tweet.item["author_tweets_in_batch"] = len(distinct[tweet.author_id])
+        if tweet.author_id is not None:  # no author, no count (the API shows null)
+            tweet.item["author_tweets_in_batch"] = len(distinct[tweet.author_id])

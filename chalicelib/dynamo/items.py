@@ -16,6 +16,7 @@ from chalicelib.dynamo.hashing import hash_line
 TWEET_FIELDS = (
     "tweet_id",
     "created_at",
+    "created_at_derived",
     "text",
     "lang",
     "source_api",
@@ -28,9 +29,10 @@ TWEET_FIELDS = (
     "in_reply_to_user_id",
     "retweeted_tweet_id",
     "quoted_tweet_id",
+    "unresolved_tweet_ids",
     "matching_rules",
 )
-_STRING_ARRAYS = ("hashtags", "urls", "matching_rules")
+_STRING_ARRAYS = ("hashtags", "urls", "unresolved_tweet_ids", "matching_rules")
 # Tweet envelope fields that are not item attributes (besides ``raw``, which the lake keeps).
 ENVELOPE_ONLY = ("kind", "schema_version")
 
@@ -94,12 +96,14 @@ def tweet_item(envelope: Mapping[str, Any], **enrichment: Any) -> dict[str, Any]
     for name in _STRING_ARRAYS:
         if name in item:
             item[name] = list(item[name])
-    author = item["author"] = _compact(envelope["author"])
+    author = envelope.get("author")
     tweet_id = item["tweet_id"]
     created_at = item["created_at"]
     item["hash_line"] = hash_line(tweet_id)
     item["status"] = "live"
-    item["author_id"] = author["id"]
+    if author is not None:  # no author: no author_id, so not in the by-author index
+        item["author"] = _compact(author)
+        item["author_id"] = author["id"]
     item["created_key"] = created_key(created_at, tweet_id)
     item["created_hour"] = created_hour(created_at)
     for name, value in enrichment.items():

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib.envelope.schema import schema_version
-from chalicelib.timeutil import from_epoch_ms, normalize_iso, now_iso, parse_v1_created_at
+from chalicelib.timeutil import (
+    from_epoch_ms,
+    normalize_iso,
+    now_iso,
+    parse_v1_created_at,
+    snowflake_time,
+)
 
 Kind = Literal["tweet", "delete", "control", "invalid"]
 
@@ -51,6 +57,9 @@ class Normalized:
     envelope: dict[str, Any] | None = None
     control: str | None = None
     reason: str | None = None
+    #: A v2 line's ``errors`` beside its ``data`` (on the line's first item only):
+    #: what X could not expand, for the ingest run's log line and metric.
+    partial_errors: tuple[str, ...] = ()
 
 
 def normalize_line(
@@ -79,7 +88,9 @@ def normalize_line(
     if not isinstance(payload, dict):
         return [Normalized("invalid", reason=f"not a JSON object: {type(payload).__name__}")]
     if "\\ud" in text or "\\uD" in text:
-        payload = _repair_surrogates(payload)
+        where = _lone_surrogate(payload, "")
+        if where is not None:
+            return [Normalized("invalid", reason=f"{LONE_SURROGATE}: {where}")]
     return normalize_payload(
         payload, raw=text, source_api=source_api, ingested_at=ingested_at or now_iso()
     )
@@ -116,23 +127,51 @@ def normalize_payload(
 # --- helpers ----------------------------------------------------------------------
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: The reason class of a line whose JSON holds an unpaired ``\\udXXX`` escape.
+LONE_SURROGATE = "lone surrogate"
 
 
-def _repair_surrogates(value: Any) -> Any:
-    """Replace lone UTF-16 surrogates (a ``\\ud83d`` escape whose pair was cut off,
-    as truncated texts can have) with U+FFFD; valid pairs are already joined by
-    ``json``. Storing a lone surrogate would make DynamoDB refuse the whole batch."""
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """Where the first lone UTF-16 surrogate sits (``text: \\ud83c at 12``), else None.
+
+    ``json`` joins a valid escape pair; an unpaired half (from a re-serializer that
+    cut a pair) has no character to stand for. Replacing it with U+FFFD would
+    store a repaired text nobody could tell from the original, and no UTF-8 store
+    takes it as it is, so the line is quarantined with its exact bytes instead.
+    """
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return _SURROGATE.sub("\ufffd", value)
-        return value
+        found = _SURROGATE.search(value)
+        if found is None:
+            return None
+        return f"{path or 'value'}: \\u{ord(found.group()):04x} at character {found.start()}"
     if isinstance(value, dict):
-        return {k: _repair_surrogates(v) for k, v in value.items()}
+        for key, item in value.items():
+            where = _lone_surrogate(key, f"a key in {path or 'the object'}") or _lone_surrogate(
+                item, f"{path}.{key}" if path else str(key)
+            )
+            if where is not None:
+                return where
     if isinstance(value, list):
-        return [_repair_surrogates(v) for v in value]
-    return value
+        for index, item in enumerate(value):
+            where = _lone_surrogate(item, f"{path}[{index}]")
+            if where is not None:
+                return where
+    return None
+
+
+def _derive_time(envelope: dict[str, Any]) -> dict[str, Any]:
+    """A tweet without ``created_at`` gets its Snowflake id's time, marked as derived.
+
+    A v2 line requested without ``tweet.fields`` (what a default sample or
+    filtered stream sends) has no time; the id holds one to the millisecond.
+    """
+    tweet_id = envelope.get("tweet_id")
+    if envelope.get("created_at") is None and isinstance(tweet_id, str) and tweet_id.isdigit():
+        derived = snowflake_time(tweet_id)
+        if derived is not None:
+            envelope["created_at"] = derived
+            envelope["created_at_derived"] = True
+    return envelope
 
 
 def _short(value: Any) -> str:
@@ -197,12 +236,56 @@ def _v1_user(user: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _v1_own_content(status: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    """A status's full text and the entities that go with it (extended first)."""
+    extended = status.get("extended_tweet") or {}
+    if extended.get("full_text"):
+        return extended["full_text"], extended.get("entities") or {}
+    text = status.get("full_text") or status.get("text")
+    return text, status.get("entities") or {}
+
+
+def _v1_content(status: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any], list[Any]]:
+    """Text, entities and mentions, trusting the embedded original of a retweet.
+
+    A retweet's own ``text`` is cut at 140 characters whatever its ``truncated``
+    says; the original's full text and entities are in ``retweeted_status``. The
+    text keeps the ``RT @user:`` form the outer one has (and v2 sends), so a
+    retweet still reads as one; the retweeted user leads the mentions.
+    """
+    retweeted = status.get("retweeted_status")
+    if not isinstance(retweeted, Mapping):
+        text, entities = _v1_own_content(status)
+        return text, entities, list(entities.get("user_mentions") or [])
+    text, entities = _v1_own_content(retweeted)
+    user = retweeted.get("user") or {}
+    screen_name = user.get("screen_name")
+    if screen_name and text is not None:
+        text = f"RT @{screen_name}: {text}"
+    outer = (status.get("entities") or {}).get("user_mentions") or []
+    lead = next(
+        (m for m in outer if screen_name and m.get("screen_name") == screen_name),
+        {"id_str": _id(user), "screen_name": screen_name},
+    )
+    mentions = [lead] if user else []
+    mentions += [
+        m
+        for m in entities.get("user_mentions") or []
+        if not user or m.get("screen_name") != screen_name
+    ]
+    return text, entities, mentions
+
+
+def _v1_quoted_id(status: Mapping[str, Any]) -> str | None:
+    """``quoted_status_id_str``, else the embedded ``quoted_status``'s own id."""
+    quoted = status.get("quoted_status")
+    return _id(status, "quoted_status_id") or (_id(quoted) if isinstance(quoted, Mapping) else None)
+
+
 def _v1_tweet(
     status: Mapping[str, Any], raw: str, source_api: str | None, ingested_at: str
 ) -> dict[str, Any]:
-    extended = status.get("extended_tweet") or {}
-    entities = extended.get("entities") or status.get("entities") or {}
-    text = extended.get("full_text") or status.get("full_text") or status.get("text")
+    text, entities, mentions = _v1_content(status)
     retweeted = status.get("retweeted_status")
     rules = status.get("matching_rules") or []
     envelope = _base("tweet", source_api, "v1.1", ingested_at)
@@ -213,19 +296,16 @@ def _v1_tweet(
         lang=status.get("lang"),
         author=_v1_user(status.get("user")),
         hashtags=[h["text"] for h in entities.get("hashtags") or []],
-        mentions=[
-            {"id": _id(m), "screen_name": m.get("screen_name")}
-            for m in entities.get("user_mentions") or []
-        ],
+        mentions=[{"id": _id(m), "screen_name": m.get("screen_name")} for m in mentions],
         urls=[u.get("expanded_url") or u["url"] for u in entities.get("urls") or []],
         in_reply_to_tweet_id=_id(status, "in_reply_to_status_id"),
         in_reply_to_user_id=_id(status, "in_reply_to_user_id"),
         retweeted_tweet_id=_id(retweeted) if retweeted else None,
-        quoted_tweet_id=_id(status, "quoted_status_id"),
+        quoted_tweet_id=_v1_quoted_id(status),
         matching_rules=_rule_labels(rules),
         raw=raw,
     )
-    return envelope
+    return _derive_time(envelope)
 
 
 def _v1_delete(
@@ -270,24 +350,47 @@ def _v2_user(user: Mapping[str, Any] | None, author_id: str | None) -> dict[str,
     }
 
 
+_RT_PREFIX = re.compile(r"RT @\w+: ")
+
+
+def _v2_content(
+    tweet: Mapping[str, Any], refs: Mapping[str, str], included: Mapping[str, Mapping[str, Any]]
+) -> tuple[str | None, Mapping[str, Any]]:
+    """Text and entities: ``note_tweet`` over ``text``, and a retweet's original when expanded.
+
+    A v2 retweet's ``text`` is cut like v1.1's; with the ``referenced_tweets.id``
+    expansion the original is in ``includes.tweets`` and gives the full text (after
+    the ``RT @user:`` prefix) and the entities.
+    """
+    original = included.get(refs.get("retweeted") or "")
+    own = original if original is not None else tweet
+    note = own.get("note_tweet") or {}
+    text = note.get("text") or own.get("text")
+    entities = note.get("entities") or own.get("entities") or {}
+    if original is not None and text is not None:
+        prefix = _RT_PREFIX.match(str(tweet.get("text") or ""))
+        text = (prefix.group(0) if prefix else "") + text
+    return text, entities
+
+
 def _v2_tweet(
     tweet: Mapping[str, Any],
-    users: Mapping[str, Mapping[str, Any]],
+    includes: tuple[Mapping[str, Mapping[str, Any]], Mapping[str, Mapping[str, Any]]],
     rules: list[Any],
     raw: str,
     source_api: str | None,
     ingested_at: str,
 ) -> dict[str, Any]:
-    entities = tweet.get("entities") or {}
+    users, included = includes
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
-    note = tweet.get("note_tweet") or {}
+    text, entities = _v2_content(tweet, refs, included)
     author_id = tweet.get("author_id")
     created = tweet.get("created_at")
     envelope = _base("tweet", source_api, "v2", ingested_at)
     envelope.update(
         tweet_id=str(tweet["id"]),
         created_at=normalize_iso(created) if created else None,
-        text=note.get("text") or tweet.get("text"),
+        text=text,
         lang=tweet.get("lang"),
         author=_v2_user(users.get(str(author_id)), str(author_id) if author_id else None),
         hashtags=[h["tag"] for h in entities.get("hashtags") or []],
@@ -305,7 +408,7 @@ def _v2_tweet(
         matching_rules=_rule_labels(rules),
         raw=raw,
     )
-    return envelope
+    return _derive_time(envelope)
 
 
 def _v2_data(
@@ -313,29 +416,64 @@ def _v2_data(
 ) -> list[Normalized]:
     includes = payload.get("includes") or {}
     users = {str(u["id"]): u for u in includes.get("users") or []}
+    included = {str(t["id"]): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
     rules = payload.get("matching_rules") or []
+    errors, missing = _v2_partial_errors(payload.get("errors"))
     data = payload["data"]
     if isinstance(data, dict):
-        return [
-            Normalized(
-                "tweet", envelope=_v2_tweet(data, users, rules, raw, source_api, ingested_at)
-            )
-        ]
+        envelope = _v2_tweet(data, (users, included), rules, raw, source_api, ingested_at)
+        return [Normalized("tweet", envelope=_unresolved(envelope, missing), partial_errors=errors)]
     if not isinstance(data, list):
         return [Normalized("invalid", reason=f"v2 data is a {type(data).__name__}")]
-    out = []
+    out: list[Normalized] = []
     for tweet in data:
         # One raw document per tweet keeps each record replayable on its own.
         author = users.get(str(tweet.get("author_id")))
-        own = {"data": tweet, "includes": {"users": [author] if author else []}}
+        own_includes: dict[str, Any] = {"users": [author] if author else []}
+        refs = [str(r.get("id")) for r in tweet.get("referenced_tweets") or []]
+        if any(ref in included for ref in refs):
+            own_includes["tweets"] = [included[ref] for ref in refs if ref in included]
+        own: dict[str, Any] = {"data": tweet, "includes": own_includes}
+        if missing & set(refs):  # the errors that name its references travel with it
+            own["errors"] = [
+                e
+                for e in payload.get("errors") or []
+                if isinstance(e, dict) and str(e.get("resource_id")) in refs
+            ]
         own_raw = json.dumps(own, ensure_ascii=False, separators=(",", ":"))
+        envelope = _v2_tweet(tweet, (users, included), rules, own_raw, source_api, ingested_at)
         out.append(
             Normalized(
                 "tweet",
-                envelope=_v2_tweet(tweet, users, rules, own_raw, source_api, ingested_at),
+                envelope=_unresolved(envelope, missing),
+                partial_errors=() if out else errors,
             )
         )
     return out
+
+
+def _v2_partial_errors(errors: Any) -> tuple[tuple[str, ...], set[str]]:
+    """A data line's ``errors``: one text each, and the tweet ids X could not expand."""
+    if not isinstance(errors, list):
+        return (), set()
+    texts, missing = [], set()
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        texts.append(str(error.get("detail") or error.get("title") or error)[:200])
+        if error.get("resource_type") == "tweet" and error.get("resource_id"):
+            missing.add(str(error["resource_id"]))
+    return tuple(texts), missing
+
+
+def _unresolved(envelope: dict[str, Any], missing: set[str]) -> dict[str, Any]:
+    """Name the references (quoted, retweeted, replied to) that point at ``missing`` tweets."""
+    if missing:
+        refs = ("quoted_tweet_id", "retweeted_tweet_id", "in_reply_to_tweet_id")
+        unresolved = [envelope[r] for r in refs if envelope.get(r) in missing]
+        if unresolved:
+            envelope["unresolved_tweet_ids"] = unresolved
+    return envelope
 
 
 def _v2_errors(payload: Mapping[str, Any]) -> Normalized:

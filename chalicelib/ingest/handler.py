@@ -30,7 +30,9 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import Settings, get_settings
-from chalicelib.envelope.normalize import envelope_bytes, normalize_line
+from chalicelib.emf import emf_document, emit
+from chalicelib.envelope.codec import decode_valid
+from chalicelib.envelope.normalize import Normalized, envelope_bytes, normalize_line
 from chalicelib.ingest.checkpoint import Checkpoint
 from chalicelib.ingest.producer import KinesisProducer, UnsendableRecordError
 from chalicelib.ingest.settings import IngestSettings, load_ingest_settings
@@ -59,6 +61,11 @@ class RunSummary:
     checkpoint: str | None = None
     stopped_by: str = "source"  # or "deadline", "source_error"
     control_types: Counter[str] = field(default_factory=Counter)
+    #: ``errors`` entries v2 sent beside ``data`` (a reference X could not expand);
+    #: each such line is also logged, and the run emits the count as a metric.
+    partial_errors: int = 0
+    #: Delete notices handed to the stream (counted in ``sent`` too): not control.
+    deletes: int = 0
     #: What a live source reports (failures, waits, rules, catch-up); empty for files.
     source: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -74,16 +81,18 @@ def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
 
     The data is :func:`envelope_bytes`. The partition key is the author id (one author's
     records stay in order on one shard), else the tweet id (v2 compliance
-    deletes name no author).
+    deletes name no author). Only a tweet the consumer will accept (the same
+    decoder, :func:`~chalicelib.envelope.codec.decode_valid`) may move the
+    checkpoint: an invalid one still travels, to be quarantined with its reason,
+    but a garbage id must not make the next catch-up ask for ``since_id`` beyond
+    every real tweet.
     """
     data = envelope_bytes(envelope)
     tweet_id = str(envelope.get("tweet_id") or "")
     if envelope["kind"] == "tweet":
         author = envelope.get("author") or {}
         key = str(author.get("id") or tweet_id)
-        # A malformed id still travels (the consumer quarantines it) but never
-        # becomes the checkpoint.
-        return data, key, int(tweet_id) if tweet_id.isascii() and tweet_id.isdigit() else None
+        return data, key, int(tweet_id) if decode_valid(data) is not None else None
     return data, str(envelope.get("author_id") or tweet_id), None
 
 
@@ -191,12 +200,17 @@ class Ingestor:
         for item in normalize_line(
             line, source_api=self._source.source_api, ingested_at=ingested_at
         ):
+            if item.partial_errors:
+                self._partial(item)
             if item.envelope is not None and item.kind in ("tweet", "delete"):
                 data, key, tweet_id = encode_record(item.envelope)
                 try:
                     self._producer.put(data, key, tweet_id=tweet_id)
                 except UnsendableRecordError as exc:
                     self._reject(str(exc), data, ingested_at)
+                    continue
+                if item.kind == "delete":
+                    self.summary.deletes += 1
             elif item.kind == "control":
                 self.summary.control += 1
                 self.summary.control_types[item.control or "unknown"] += 1
@@ -204,9 +218,31 @@ class Ingestor:
                 raw = line if isinstance(line, bytes) else line.encode("utf-8")
                 self._reject(item.reason or "invalid", raw, ingested_at)
 
+    def _partial(self, item: Normalized) -> None:
+        """A v2 line with ``errors`` beside ``data``: stored, but said so, never dropped."""
+        self.summary.partial_errors += len(item.partial_errors)
+        envelope = item.envelope or {}
+        log.warning(
+            "v2 partial errors %s",
+            json.dumps(
+                {
+                    "event": "v2_partial_errors",
+                    "tweet_id": envelope.get("tweet_id"),
+                    "unresolved_tweet_ids": envelope.get("unresolved_tweet_ids", []),
+                    "errors": list(item.partial_errors),
+                },
+                ensure_ascii=False,
+            ),
+        )
+
     def _reject(self, reason: str, data: bytes, ingested_at: str) -> None:
         self._quarantine.add(
-            QuarantineEntry(reason=reason, data=data, approximate_arrival=ingested_at)
+            QuarantineEntry(
+                reason=reason,
+                data=data,
+                approximate_arrival=ingested_at,
+                source_api=self._source.source_api,
+            )
         )
 
 
@@ -299,10 +335,20 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     elif previous is not None:
         summary.checkpoint = str(previous)
     summary.duration_s = round(time.monotonic() - started, 3)
+    if summary.partial_errors:
+        emit(
+            emf_document(
+                {"partial_errors": (summary.partial_errors, "Count")},
+                {"stage": settings.stage},
+                {"event": "ingest_partial_errors", "function": "ingest", "run": run_key},
+            )
+        )
     result = summary.as_dict()
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
     if ingestor.source_error is not None:
         # Everything read is in the stream and the checkpoint covers it; the
-        # run still fails so the error shows in Lambda's metrics and logs.
+        # run still fails so the error shows in Lambda's metrics and logs. The
+        # summary rides on the error, so a caller's counts stay true.
+        ingestor.source_error.run_summary = result  # type: ignore[attr-defined]
         raise ingestor.source_error
     return result

@@ -98,7 +98,8 @@ def seed(settings: Settings, envelopes: list[dict[str, Any]]) -> list[dict[str, 
             batch.put_item(Item={"pk": "hours", "sk": hour, "first_seen_at": PROCESSED_AT})
     authors: dict[str, list[dict[str, Any]]] = {}
     for item in items:
-        authors.setdefault(item["author_id"], []).append(item)
+        if "author_id" in item:  # a tweet without an author has no author item
+            authors.setdefault(item["author_id"], []).append(item)
     with resource.Table(settings.authors_table).batch_writer() as batch:
         for author_id, theirs in authors.items():
             newest = max(theirs, key=lambda t: t["created_key"])

@@ -94,10 +94,11 @@ def assert_stored_once(settings: Any, tweets: list[dict[str, Any]]) -> None:
             assert item.get(name) == expected.get(name), (tweet_id, name)
         assert item["status"] == "live"
         assert item["processed_at"].endswith("Z")
-        assert item["author_tweets_in_batch"] >= 1
+        assert item.get("author_tweets_in_batch", 1) >= 1
+        assert ("author_tweets_in_batch" in item) == (envelope["author"] is not None)
     authors = {a["author_id"]: a for a in tables[settings.authors_table]}
     for author_id, author in authors.items():
-        mine = [t for t in by_id.values() if t["author"]["id"] == author_id]
+        mine = [t for t in by_id.values() if (t["author"] or {}).get("id") == author_id]
         assert author["tweet_count"] == len(mine)
         assert author["first_seen"] == min(t["created_at"] for t in mine)
         assert author["last_seen"] == max(t["created_at"] for t in mine)
@@ -312,3 +313,32 @@ def test_a_batch_from_another_stream_is_a_config_error(settings: Any) -> None:
     event = kinesis_event([kinesis_record(tweet_envelope(1, 1), sequence=1, stream="other")])
     with pytest.raises(ConfigError, match="TWEETLAKE_STREAM"):
         handle_batch(event)
+
+
+def test_a_tweet_without_author_or_time_is_stored_and_served(aws: AwsHarness) -> None:
+    """GIVEN a v2 line requested without fields or expansions (id and text only)
+    WHEN the consumer takes it THEN it is stored with author null and the time derived
+    from the Snowflake id, marked as derived in DynamoDB, the API and the Parquet row."""
+    from tweetlake_local.parquet import to_row
+
+    line = next(x for x in own_lines("v2_stream.jsonl") if "default fields only" in x)
+    (envelope,) = envelopes_from([line])
+    counts = consume(event_of(aws.settings, [envelope]))
+    assert (counts["stored"], counts["quarantined"]) == (1, 0)
+
+    tables = scan(aws.settings)
+    (item,) = tables[aws.settings.tweets_table]
+    assert item["created_at_derived"] is True
+    assert item["created_at"] == "2025-11-22T22:30:14.915Z"
+    assert not {"author", "author_id"} & item.keys()
+    assert tables[aws.settings.authors_table] == []
+
+    with Client(app, stage_name="dev") as client:
+        body = client.http.get("/tweets/1992360000000000006").json_body
+        assert (body["author"], body["created_at_derived"]) == (None, True)
+        assert body["author_tweets_in_batch"] is None
+        listed = client.http.get("/tweets?since=2025-11-22T00:00:00Z").json_body["items"]
+        assert [t["tweet_id"] for t in listed] == ["1992360000000000006"]
+
+    row = to_row(envelope)
+    assert (row["author"], row["created_at_derived"]) == (None, True)

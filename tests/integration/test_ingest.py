@@ -273,3 +273,32 @@ def test_a_dropped_source_sends_what_it_read_then_fails_the_run(aws: AwsHarness)
     sent_ids = [int(json.loads(r.data)["tweet_id"]) for r in records]
     stored = Checkpoint(client(aws, "dynamodb"), aws.settings.state_table).read()
     assert stored == max(sent_ids)
+
+
+def test_a_cut_gzip_replay_says_where_and_keeps_the_counts_true(
+    aws: AwsHarness, tmp_path: Any
+) -> None:
+    """GIVEN a .gz replay of our statuses cut in the middle of its compressed bytes
+    WHEN replayed THEN every complete line before the cut is sent, the error names the
+    file and where it stops, and the run's counts travel with the error."""
+    import gzip
+
+    from chalicelib.ingest.sources.replay import ReplayFileError, ReplaySource
+
+    text = (OWN_TWITTER / "v1_statuses.jsonl").read_bytes() * 200  # ~1 MB, > one chunk
+    whole = gzip.compress(text)
+    path = tmp_path / "capture.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ReplayFileError) as err:
+        run_ingest(
+            scheduled_event(),
+            shrinking_context(600, 0.0),
+            IngestDeps(source=ReplaySource(str(path))),
+        )
+    message = str(err.value)
+    assert f"{path} is cut or corrupt (EOFError" in message
+    assert f"stops after {len(whole) // 2} compressed bytes" in message
+    summary = err.value.run_summary  # type: ignore[attr-defined]
+    assert summary["received"] > 0 and f"its {summary['received']} complete lines" in message
+    assert summary["sent"] == len(stream_records(aws)) > 0
+    assert summary["stopped_by"] == "source_error"

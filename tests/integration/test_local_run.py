@@ -305,7 +305,8 @@ def test_until_drained_replay_prints_exact_counts(
 ) -> None:
     """GIVEN our v2 stream fixture (5 good tweets, 1 without time or author, a line cut
     mid-object, a keep-alive and an operational disconnect) WHEN replayed with
-    --until-drained THEN the summary counts each line once and the command exits 0."""
+    --until-drained THEN the summary counts each line once, names every count (zeros
+    included, keep-alives apart from notices) and the command exits 0."""
     fixture = OWN_TWITTER / "v2_stream.jsonl"
     # A flush interval past the run's length: the file counts below then do not depend
     # on how long a loaded machine takes between the first record and the drain.
@@ -315,14 +316,19 @@ def test_until_drained_replay_prints_exact_counts(
     local_runs.append(run)
     assert run.finish(120) == 0, run.output
     summary = run.summary()
-    assert {k: summary[k] for k in ("read", "sent to stream", "consumed", "stored")} == {
+    names = ("read", "sent to stream", "delete notices sent", "consumed", "stored")
+    assert {k: summary[k] for k in names} == {
         "read": "9",
         "sent to stream": "6",
+        "delete notices sent": "0",
         "consumed": "6",
-        "stored": "5",
+        "stored": "6",  # the line without time or author is stored too
     }
-    assert summary["control"] == "2"  # the keep-alive and the operational disconnect
-    assert summary["quarantined"] == "2"  # the cut line (ingest) and the invalid tweet (consumer)
+    assert (summary["duplicates"], summary["deleted"], summary["suppressed"]) == ("0", "0", "0")
+    assert (summary["keep-alives"], summary["notices"]) == ("1", "1")
+    assert summary["notice types"] == "operational_disconnect 1"
+    assert summary["quarantined"] == "1"  # the cut line (ingest)
+    assert summary["note"].startswith("stored counts tweets written once; the API shows")
     assert summary["files written"] == "1 raw, 1 Parquet, 0 conversion-error (2)"
     assert run.lines[-1] == "stopped cleanly"
     assert_nothing_left(run)

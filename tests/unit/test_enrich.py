@@ -69,11 +69,17 @@ def test_enrichment_fields() -> None:
         assert item["hash_line"] == hash_line(item["tweet_id"]) == tweet.hash_line
         assert item["processed_at"] == NOW
         assert item["created_at"] == tweet.created_at
-        assert item["author"]["id"] == item["author_id"] == tweet.author_id
         assert item["origin"] == {"shard": "shardId-000000000000", "seq": str(tweet.origin.seq)}
+        assert "raw" not in item
+        if tweet.author_id is None:  # the default-fields line: no author, nothing by author
+            assert not {"author", "author_id", "author_tweets_in_batch"} & item.keys()
+            assert item["created_at_derived"] is True
+            continue
+        assert item["author"]["id"] == item["author_id"] == tweet.author_id
         same_author = {t.tweet_id for t in tweets if t.author_id == tweet.author_id}
         assert item["author_tweets_in_batch"] == len(same_author)
-        assert "raw" not in item
+        assert "created_at_derived" not in item
+    assert [t.author_id for t in tweets].count(None) == 1
 
 
 def test_author_tweets_in_batch_counts_distinct_tweets() -> None:

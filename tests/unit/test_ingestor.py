@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+import pytest
 
 from chalicelib.ingest.handler import Ingestor, QuarantineBuffer, encode_record
 from chalicelib.ingest.producer import KinesisProducer
@@ -68,3 +71,43 @@ def test_a_malformed_tweet_id_never_becomes_the_checkpoint() -> None:
     envelope = {"kind": "tweet", "tweet_id": "12a", "author": {"id": "7"}}
     assert encode_record(envelope)[1:] == ("7", None)
     assert encode_record({**envelope, "tweet_id": "١٢"})[2] is None  # non-ASCII digits
+
+
+def test_only_ids_the_envelope_accepts_move_the_checkpoint() -> None:
+    """GIVEN a replayed status whose id is 25 digits (no Snowflake) after a real one
+    WHEN both are sent THEN the garbage travels (the consumer quarantines it) but the
+    checkpoint stays at the real tweet's id."""
+    real = own_lines("v1_statuses.jsonl")[0]
+    garbage = json.loads(real)
+    garbage["id"] = 1234567890123456789012345
+    garbage["id_str"] = "1234567890123456789012345"
+    kinesis = MemoryKinesis()
+    producer = KinesisProducer(kinesis, "s")
+    run = Ingestor(
+        ListSource([real, json.dumps(garbage, ensure_ascii=False)]),
+        producer,
+        QuarantineBuffer(MemoryS3(), "lake", "run-1", "2026-01-01"),
+        time_is_up=lambda: False,
+    )
+    assert run.run().sent == len(kinesis.records) == 2
+    assert producer.max_tweet_id_sent == 1992345678901234567
+
+
+def test_partial_errors_are_logged_counted_and_mark_the_reference(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """GIVEN a v2 quote whose quoted tweet X could not expand (``errors`` beside ``data``)
+    WHEN ingested THEN the tweet is sent with the reference marked unresolved, the run
+    counts the error and logs a line naming it."""
+    lines: list[str | bytes] = list(own_lines("v2_partial_errors.jsonl"))
+    run, kinesis, _s3 = ingestor(lines)
+    with caplog.at_level(logging.WARNING, logger="chalicelib.ingest.handler"):
+        summary = run.run()
+    assert (summary.sent, summary.partial_errors) == (1, 1)
+    (record,) = kinesis.records
+    sent = json.loads(record.data)
+    assert sent["quoted_tweet_id"] == "1992399999999999999"
+    assert sent["unresolved_tweet_ids"] == ["1992399999999999999"]
+    (message,) = [r.getMessage() for r in caplog.records if "partial errors" in r.getMessage()]
+    assert '"unresolved_tweet_ids": ["1992399999999999999"]' in message
+    assert "Could not find tweet" in message

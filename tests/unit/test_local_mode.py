@@ -21,10 +21,12 @@ from tweetlake_local.pipeline import (
     IngestTotals,
     LocalContext,
     Scheduler,
+    Snapshot,
     is_fatal,
     scheduled_event,
 )
 from tweetlake_local.run import LocalConfigError, choose_source
+from tweetlake_local.status import summary_lines
 
 
 def test_context_counts_down_and_drops_to_zero_on_stop() -> None:
@@ -288,3 +290,51 @@ def test_credentials_pick_the_live_source() -> None:
         choose_source(args("--tweets", "5"), {"TWITTER_BEARER_TOKEN": "t"})
     with pytest.raises(LocalConfigError, match="needs a source with an end"):
         choose_source(args("--until-drained"), {"TWITTER_BEARER_TOKEN": "t"})
+
+
+def test_a_run_that_fails_after_sending_still_counts() -> None:
+    """GIVEN an ingest run whose source broke after 998 lines went out (a cut .gz)
+    THEN the totals hold its counts, not zeros, and the error is kept whole."""
+    clock = ManualClock(0.0)
+
+    def cut(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        scheduler.stop()
+        error = EOFError("Compressed file ended before the end-of-stream marker was reached")
+        error.run_summary = {"received": 998, "sent": 998, "control": 0}  # type: ignore[attr-defined]
+        raise error
+
+    scheduler = Scheduler(
+        cut, region="us-east-1", stage="dev", interval_s=60.0, timeout_s=57.0,
+        totals=IngestTotals(), clock=clock, wait=clock.wait,
+    )  # fmt: skip
+    run_scheduler(scheduler)
+    assert (scheduler.totals.received, scheduler.totals.sent) == (998, 998)
+    assert "end-of-stream marker" in (scheduler.totals.last_error or "")
+
+
+def snapshot(**overrides: Any) -> Snapshot:
+    fields: dict[str, Any] = dict(
+        ingest_runs=1, ingest_running=False, read=13, sent=3, control=10, quarantined=0,
+        stored=0, deletes=3, control_types={"keep_alive": 6, "limit": 3, "warning": 1},
+        consumer_counts={}, consumer_records=3, lag_records=0, lag_ms=0, raw_files=1,
+        curated_files=0, error_files=0, last_error=None,
+    )  # fmt: skip
+    fields.update(overrides)
+    return Snapshot(**fields)
+
+
+def test_summary_names_keep_alives_apart_and_prints_every_line() -> None:
+    """GIVEN a file of 6 keep-alives, 4 notices and 3 deletes (no stream tweets) THEN every
+    line is printed, zeros included, keep-alives apart from notices, deletes named, and
+    a note says how stored relates to the API."""
+    lines = summary_lines(snapshot(), {"raw": 1}, 1.0)
+    pairs = dict(line.split(": ", 1) for line in lines)
+    assert pairs["delete notices sent"] == "3"
+    assert (pairs["keep-alives"], pairs["notices"]) == ("6", "4")
+    assert pairs["notice types"] == "limit 3, warning 1"
+    assert (pairs["duplicates"], pairs["deleted"], pairs["suppressed"]) == ("0", "0", "0")
+    assert "a tweet stored then deleted counts in stored and in deleted" in pairs["note"]
+    quiet = dict(
+        x.split(": ", 1) for x in summary_lines(snapshot(control_types={}, control=0), {}, 0)
+    )
+    assert quiet["notice types"] == "none"

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.envelope.normalize import Normalized, normalize_line
 from chalicelib.envelope.schema import validate
+from chalicelib.timeutil import from_epoch_ms
 from tests.paths import own_lines
 
 INGESTED = "2026-11-24T10:00:00.000Z"
@@ -48,6 +49,19 @@ def test_v1_statuses() -> None:
     assert compat["text"].endswith("https://t.co/more")  # truncated rendering
 
     assert rt["retweeted_tweet_id"] == "1992345678901234567"
+    # The outer text of a retweet is cut whatever "truncated" says: the original's
+    # extended_tweet gives the full text and the entities.
+    assert rt["text"] == "RT @shore_logger: " + ext["text"]
+    assert rt["hashtags"] == ["tide", "wave"]
+    assert rt["urls"] == ["https://example.org/tides"]
+    assert (
+        rt["mentions"]
+        == [{"id": "1800000000000000001", "screen_name": "shore_logger"}] + ext["mentions"]
+    )
+    assert (rt["author"]["screen_name"], rt["created_at"]) == (
+        "river_otter",
+        "2026-11-23T21:10:00.000Z",
+    )
     # A +0500 offset is converted to UTC.
     assert quote["created_at"] == "2026-11-23T17:00:00.000Z"
     assert quote["quoted_tweet_id"] == "1992347500000000000"
@@ -135,11 +149,28 @@ def test_v2_stream_lines() -> None:
     assert quote["created_at"] == "2026-11-24T06:04:00.000Z"
     assert quote["author"] == {"id": "42"}  # not in includes: id only
 
-    for envelope in (mist, reply, note, rt, quote):
+    for envelope in (mist, reply, note, rt, quote, default):
         assert validate(envelope) == [], envelope["tweet_id"]
-    assert "created_at: required" in validate(default)
-    assert "author: required" in validate(default)
+    # A line requested without fields or expansions: no author, and the time from
+    # the Snowflake id, marked as derived.
+    assert default["author"] is None and default["lang"] is None
+    ms = (1992360000000000006 >> 22) + 1288834974657
+    assert default["created_at"] == from_epoch_ms(ms) == "2025-11-22T22:30:14.915Z"
+    assert default["created_at_derived"] is True
+    assert "created_at_derived" not in mist
     assert (results[-1].reason or "").startswith("not JSON")
+
+
+def test_v2_retweet_takes_the_expanded_original() -> None:
+    """GIVEN a v2 retweet whose original came with the referenced_tweets.id expansion
+    THEN the full text and the original's entities are stored, not the cut outer text."""
+    (rt,) = envelopes(normalize_own("v2_retweet_expanded.jsonl"))
+    (original,) = json.loads(own_lines("v2_retweet_expanded.jsonl")[0])["includes"]["tweets"]
+    assert rt["text"] == "RT @shore_logger: " + original["text"]
+    assert (rt["hashtags"], rt["urls"]) == (["dawn", "loons"], ["https://example.org/dawn"])
+    assert rt["author"]["screen_name"] == "river_otter"
+    assert rt["retweeted_tweet_id"] == "1992370000000000009"
+    assert validate(rt) == []
 
 
 def test_v2_lookup_array_gives_one_replayable_record_per_tweet() -> None:
@@ -202,14 +233,13 @@ def test_source_override_keeps_payload_format() -> None:
     assert (result.envelope["source_api"], result.envelope["payload_format"]) == ("replay", "v2")
 
 
-def test_lone_surrogate_from_a_cut_emoji_is_replaced_not_stored() -> None:
-    """GIVEN text cut between the two halves of an emoji's \\u escape pair WHEN normalized
-    THEN the lone half becomes U+FFFD (a lone surrogate cannot be stored as UTF-8)."""
-    line = own_lines("v2_stream.jsonl")[0].replace(
-        "Morning mist", "Morning \\ud83c mist \\ud83c\\udf0a"
-    )
+def test_lone_surrogate_is_quarantined_not_repaired() -> None:
+    """GIVEN a status whose text holds an unpaired \\ud83c escape (a broken re-serializer)
+    WHEN normalized THEN it is invalid with a reason that says where; nothing is replaced."""
+    (line,) = own_lines("v1_lone_surrogate.jsonl")
     [result] = normalize_line(line, ingested_at=INGESTED)
-    assert result.envelope is not None
-    assert result.envelope["text"].startswith("Morning \ufffd mist \U0001f30a")
-    result.envelope["text"].encode("utf-8")  # storable
-    assert validate(result.envelope) == []
+    assert (result.kind, result.envelope) == ("invalid", None)
+    assert result.reason == "lone surrogate: text: \\ud83c at character 21"
+    # A valid pair is joined, as before.
+    [paired] = normalize_line(line.replace("\\ud83c", "\\ud83c\\udf0a"), ingested_at=INGESTED)
+    assert paired.envelope is not None and "\U0001f30a" in paired.envelope["text"]

@@ -19,7 +19,7 @@ def generic_item(envelope: dict[str, Any], **enrichment: Any) -> dict[str, Any]:
     item.update(
         hash_line=hash_line(envelope["tweet_id"]),
         status="live",
-        author_id=author["id"],
+        author_id=author["id"] if author else None,
         author=author,
         created_key=created_key(envelope["created_at"], envelope["tweet_id"]),
         created_hour=created_hour(envelope["created_at"]),

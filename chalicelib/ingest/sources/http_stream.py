@@ -74,6 +74,7 @@ def error_detail(response: requests.Response, limit: int = 300) -> str:
         body = response.raw.read(4096, decode_content=True) or b""
     except (Urllib3Error, OSError):
         return ""
+    # Display only: the start of an error body for a message; no data is written from it.
     return body.decode("utf-8", "replace").strip().replace("\n", " ")[:limit]
 
 

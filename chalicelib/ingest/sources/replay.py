@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 from chalicelib.aws import split_s3_uri
 from chalicelib.ingest.sources.base import LocalSource
@@ -67,6 +68,23 @@ def unwrap_envelope(line: bytes) -> bytes:
     return line
 
 
+class ReplayFileError(ValueError):
+    """The replay file is cut or corrupt: says which file and where it stops."""
+
+
+class _Counted:
+    """A readable that counts the bytes it hands out (to say where a file is cut)."""
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self.bytes = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self._stream.read(size)
+        self.bytes += len(chunk)
+        return chunk
+
+
 class ReplaySource(LocalSource):
     """A :class:`~chalicelib.ingest.sources.base.Source` over one JSON-lines file."""
 
@@ -88,11 +106,25 @@ class ReplaySource(LocalSource):
 
     def lines(self) -> Iterator[bytes]:
         raw = self._open()
+        compressed = _Counted(raw)
         try:
-            stream: Readable = gzip.GzipFile(fileobj=raw) if self._uri.endswith(".gz") else raw
-            for line in split_lines(stream):
-                if self._stopped.is_set():
-                    return
-                yield unwrap_envelope(line.rstrip(b"\r"))
+            gz = self._uri.endswith(".gz")
+            stream = _Counted(
+                gzip.GzipFile(fileobj=cast(IO[bytes], compressed), mode="rb") if gz else raw
+            )
+            number = 0
+            try:
+                for line in split_lines(stream):
+                    if self._stopped.is_set():
+                        return
+                    number += 1
+                    yield unwrap_envelope(line.rstrip(b"\r"))
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                raise ReplayFileError(
+                    f"{self._uri} is cut or corrupt ({type(exc).__name__}: {exc}): the"
+                    f" gzip stream stops after {compressed.bytes} compressed bytes,"
+                    f" {stream.bytes} bytes decompressed; its {number} complete lines"
+                    " before that were read, and any partial line after them was not"
+                ) from exc
         finally:
             raw.close()

@@ -10,12 +10,19 @@ Kinesis client is an in-memory stand-in that acknowledges every record, so
 the figure is what one core does between the socket and ``PutRecords``;
 PutRecords latency against real Kinesis is measured by ``bench.ingest``.
 
+``connect_after_stale_connection_s`` is the time from a run's start to its
+first tweet when X holds the app's one stream slot for a stale connection and
+the start-up check cannot see it: the stream answers 429 TooManyConnections,
+the source clears the slot (``DELETE /2/connections/all``) and reconnects, on
+real time and real sockets (loopback), instead of the 60 s rate-limit wait.
+
     python -m bench.stream [--lines 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import time
 from typing import Any
@@ -98,6 +105,27 @@ def run(lines: int, into_producer: bool) -> tuple[int, float, float, int]:
         server.join(10)
 
 
+def stale_connection_recovery() -> float:
+    """Seconds from start to the first tweet through a 429 TooManyConnections."""
+    logging.getLogger("chalicelib.ingest.sources.v2_stream").setLevel(logging.ERROR)
+    with ft.FakeTwitter(stream_limit=1) as server:
+        server.add_stale_connection(ft.V2_SAMPLE)
+        server.fail_next(ft.V2_CONNECTIONS, ft.status(503))  # the check misses it
+        block, _ = v2_block(1)
+        server.script(ft.V2_SAMPLE, ft.blob(block))
+        source = V2StreamSource(
+            Secret(server.bearer), api_url=server.url, stream="sample", catch_up_pages=0
+        )
+        started = time.perf_counter()
+        for line in source.lines():
+            if line:
+                source.stop()
+        elapsed = time.perf_counter() - started
+        if source.failures != {"too_many_connections": 1} or source.stale_cleared != 1:
+            raise SystemExit(f"expected one cleared TooManyConnections, got {source.summary()}")
+        return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -110,6 +138,7 @@ def main() -> None:
     print(f"stream_to_producer_tweets_per_s: {n / wall:,.0f} tweets/s")
     print(f"stream_to_producer_tweets_per_cpu_s: {n / cpu:,.0f} tweets/s")
     print(f"stream_to_producer_tweets: {n} tweets")
+    print(f"connect_after_stale_connection_s: {stale_connection_recovery():.3f} s")
 
 
 if __name__ == "__main__":

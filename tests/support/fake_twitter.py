@@ -13,6 +13,18 @@ rules endpoint keeps a rule set (rejecting values that contain ``INVALID``),
 recent search serves :attr:`FakeTwitter.tweets`, and every request is
 recorded in :attr:`FakeTwitter.requests`.
 
+Pay-per-use endpoints, in X's documented shapes: ``GET /2/connections`` lists
+:attr:`FakeTwitter.connections` (``endpoint_name``, ``connected_at``, and once
+closed ``disconnected_at`` and ``disconnect_reason``); ``DELETE
+/2/connections/all`` closes the open ones and answers ``{"data":
+{"successful_kills", "failed_kills", "results"}}``. While
+:attr:`FakeTwitter.stream_limit` connections are open there, a stream request
+is answered like X's: HTTP 429 with the ``TooManyConnections`` problem
+(:data:`TOO_MANY_CONNECTIONS`, the shared fixture's body). ``GET
+/2/usage/tweets`` answers ``{"data": {"project_usage": "…", "project_cap":
+"…", "cap_reset_day": …, "project_id": "…"}}`` from
+:attr:`FakeTwitter.project_usage` (what X counted before the run).
+
 What a script sends before it goes silent leaves in one write, so a client
 never waits on a half-sent script (a short stall window in a test races
 nothing but the silence it is meant to detect).
@@ -49,6 +61,9 @@ V2_FILTER = "/2/tweets/search/stream"
 V2_SAMPLE = "/2/tweets/sample/stream"
 V2_RULES = "/2/tweets/search/stream/rules"
 V2_SEARCH = "/2/tweets/search/recent"
+V2_CONNECTIONS = "/2/connections"
+V2_KILL_CONNECTIONS = "/2/connections/all"
+V2_USAGE = "/2/usage/tweets"
 V1_FILTER = "/1.1/statuses/filter.json"
 STREAM_PATHS = (V2_FILTER, V2_SAMPLE, V1_FILTER)
 #: How long a stream with nothing left to play is held open (the server stops first).
@@ -58,6 +73,14 @@ HOLD_S = 3600.0
 WRITE_BUFFER = 64 * 1024
 
 Action = tuple[str, Any]
+
+#: X's answer to a stream request over the connection limit (the shared fixture's body).
+TOO_MANY_CONNECTIONS: dict[str, str] = {
+    "title": "ConnectionException",
+    "detail": "This stream is currently at the maximum allowed connection limit.",
+    "connection_issue": "TooManyConnections",
+    "type": "https://api.twitter.com/2/problems/streaming-connection",
+}
 
 
 # --- script actions ---------------------------------------------------------------------
@@ -168,6 +191,13 @@ class FakeTwitter:
     rules: dict[str, dict[str, str]] = field(default_factory=dict)
     #: End idle streams once every script is served, instead of holding them open.
     end_when_served: bool = False
+    #: Streaming connections X counts for the app (a stale one has no disconnected_at).
+    connections: list[dict[str, str]] = field(default_factory=list)
+    #: Open :attr:`connections` at which a stream request gets 429 TooManyConnections.
+    stream_limit: int | None = None
+    #: Posts read this billing cycle before the test (``project_usage``).
+    project_usage: int = 0
+    project_cap: int = 3_000_000
 
     def __post_init__(self) -> None:
         self._scripts: dict[str, deque[list[Action]]] = {p: deque() for p in STREAM_PATHS}
@@ -237,6 +267,21 @@ class FakeTwitter:
             }
         )
         self.users.setdefault(author_id, {"id": author_id, "username": f"u{author_id[-4:]}"})
+
+    def add_stale_connection(self, endpoint: str = V2_FILTER) -> None:
+        """A connection X still counts as open although its client is gone."""
+        with self._lock:
+            self.connections.append(
+                {
+                    "endpoint_name": endpoint,
+                    "connected_at": "2026-11-24T05:50:00.000Z",
+                    "client_ip": "192.0.2.10",
+                }
+            )
+
+    def open_connections(self) -> list[dict[str, str]]:
+        with self._lock:
+            return [c for c in self.connections if "disconnected_at" not in c]
 
     def calls(self, path: str) -> list[Recorded]:
         with self._lock:
@@ -378,6 +423,33 @@ class FakeTwitter:
             out["errors"] = errors
         return out
 
+    def _connections_get(self) -> dict[str, Any]:
+        data = [dict(c) for c in self.connections]
+        return {"data": data, "meta": {"result_count": len(data)}}
+
+    def _connections_kill(self) -> dict[str, Any]:
+        killed = [c for c in self.connections if "disconnected_at" not in c]
+        for connection in killed:
+            connection["disconnected_at"] = "2026-11-24T06:00:00.000Z"
+            connection["disconnect_reason"] = "ClientRequestedKill"
+        results = [{"success": True, "endpoint_name": c["endpoint_name"]} for c in killed]
+        return {"data": {"successful_kills": len(killed), "failed_kills": 0, "results": results}}
+
+    def _over_stream_limit(self) -> bool:
+        if self.stream_limit is None:
+            return False
+        with self._lock:
+            return sum("disconnected_at" not in c for c in self.connections) >= self.stream_limit
+
+    def _usage(self) -> dict[str, Any]:
+        data = {
+            "project_id": "1369785403853424",
+            "project_cap": str(self.project_cap),
+            "project_usage": str(self.project_usage),
+            "cap_reset_day": 10,
+        }
+        return {"data": data}
+
     def _search(self, query: dict[str, list[str]]) -> dict[str, Any]:
         q = query.get("query", [""])[0]
         since = int(query.get("since_id", ["0"])[0])
@@ -441,6 +513,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve()
 
+    def do_DELETE(self) -> None:
+        self._serve()
+
     # --- dispatch ---------------------------------------------------------------------
 
     def _serve(self) -> None:
@@ -456,6 +531,9 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests.append(record)
         if not fake._authorized(parts.path, headers):
             self._json(401, {"title": "Unauthorized", "type": "about:blank", "status": 401})
+            return
+        if parts.path in STREAM_PATHS and fake._over_stream_limit():
+            self._json(429, TOO_MANY_CONNECTIONS)
             return
         if parts.path in STREAM_PATHS:
             serial, script = fake._open_stream(parts.path)
@@ -482,8 +560,23 @@ class _Handler(BaseHTTPRequestHandler):
             with fake._lock:
                 answer = fake._rules_post(json.loads(body or b"{}"), dry_run)
             self._json(200, answer)
-        elif parts.path == V2_SEARCH:
+        else:
+            self._rest(parts.path, record)
+
+    def _rest(self, path: str, record: Recorded) -> None:
+        fake = self.fake
+        if path == V2_SEARCH:
             self._json(200, fake._search(record.query))
+        elif path == V2_CONNECTIONS and self.command == "GET":
+            with fake._lock:
+                answer = fake._connections_get()
+            self._json(200, answer)
+        elif path == V2_KILL_CONNECTIONS and self.command == "DELETE":
+            with fake._lock:
+                answer = fake._connections_kill()
+            self._json(200, answer)
+        elif path == V2_USAGE:
+            self._json(200, fake._usage())
         else:
             self._json(404, {"title": "Not Found"})
 

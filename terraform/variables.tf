@@ -233,3 +233,14 @@ variable "ingest_silence_alarm" {
   description = "Alarm when nothing reaches the stream for 30 minutes (expired credentials, a stuck source). Turn off for stages that ingest only now and then."
   default     = true
 }
+
+variable "x_post_budget" {
+  type        = number
+  description = "Posts X may bill in a monthly billing cycle (pay-per-use: $0.005 each, capped at 3,000,000). The ingest function stops reading at it (TWEETLAKE_X_POST_BUDGET, copied into the Chalice stage by tweetlake_ops.chalice_config); the x-post-budget alarm fires at 80 %."
+  default     = 3000000
+
+  validation {
+    condition     = var.x_post_budget >= 1 && floor(var.x_post_budget) == var.x_post_budget
+    error_message = "x_post_budget must be a whole number of posts, at least 1."
+  }
+}

@@ -277,3 +277,54 @@ def test_catch_up_reads_exactly_the_gap_since_the_checkpoint(
     }
     assert state.read() == BASE + 21
     assert summary["source"]["rules"] == {"added": 1, "deleted": 0, "active": 1}
+
+
+def test_the_post_budget_reached_mid_run_stops_reading_and_says_so(
+    live_env: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN X counts 997 posts read this cycle and the budget is 1,000 WHEN the stream
+    sends 6 tweets THEN the run reads 3, stops reading (stopped_by: budget), sends and
+    checkpoints those 3, and emits the cycle's consumption for the 80 % alarm."""
+    monkeypatch.setenv("TWEETLAKE_X_POST_BUDGET", "1000")
+    fake.project_usage = 997
+    fake.script(ft.V2_FILTER, ft.lines(*(tweet_line(n) for n in range(1, 7))))
+    metrics: list[str] = []
+    clock = ScriptClock(fake)
+    deps = IngestDeps(clock=clock.now, sleep=clock.sleep, metrics_sink=metrics.append)
+    summary = run_ingest(EVENT, FakeContext(clock), deps)
+    assert summary["stopped_by"] == "budget"
+    assert summary["budget"] == {
+        "limit": 1000,
+        "used_at_start": 997,
+        "read_this_run": 3,
+        "used": 1000,
+        "usage_source": "x_usage_api",
+    }
+    assert kinesis_ids(live_env) == exactly_once(1, 2, 3)
+    assert summary["checkpoint"] == str(BASE + 3)
+    assert len(fake.calls(ft.V2_USAGE)) == 1
+    (line,) = metrics
+    document = json.loads(line)
+    assert document["XPostsReadThisCycle"] == 1000 and document["x_post_budget"] == 1000
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "tweetlake"
+
+
+def test_a_spent_budget_never_connects(live_env: AwsHarness, fake: FakeTwitter) -> None:
+    fake.project_usage = fake.project_cap  # the default budget is the 3M cap
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(1)))
+    summary, _ = run(ScriptClock(fake))
+    assert summary["stopped_by"] == "budget" and summary["received"] == 0
+    assert fake.calls(ft.V2_FILTER) == []
+    assert summary["budget"]["used"] == 3_000_000
+
+
+def test_without_the_usage_endpoint_the_budget_counts_the_run_alone(
+    live_env: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWEETLAKE_X_POST_BUDGET", "2")
+    fake.fail_next(ft.V2_USAGE, ft.status(503))
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(1), tweet_line(2), tweet_line(3)))
+    summary, _ = run(ScriptClock(fake))
+    assert summary["stopped_by"] == "budget"
+    assert summary["budget"]["usage_source"] == "unavailable"
+    assert kinesis_ids(live_env) == exactly_once(1, 2)

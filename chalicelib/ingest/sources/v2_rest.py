@@ -29,6 +29,7 @@ DEFAULT_API_URL = "https://api.x.com"
 REST_TIMEOUT_S = 15.0
 CONNECTIONS_PATH = "/2/connections"
 KILL_CONNECTIONS_PATH = "/2/connections/all"
+USAGE_PATH = "/2/usage/tweets"
 
 
 class V2RestError(RuntimeError):
@@ -120,6 +121,14 @@ class V2Rest(Twython):
         """
         data = self.call(KILL_CONNECTIONS_PATH, "DELETE").get("data") or {}
         return int(data.get("successful_kills") or 0)
+
+    def cycle_usage(self) -> int:
+        """Posts the project read this billing cycle: ``data.project_usage`` (a string)."""
+        data = self.call(USAGE_PATH).get("data") or {}
+        try:
+            return int(data["project_usage"])
+        except (KeyError, TypeError, ValueError):
+            raise V2RestError(f"{USAGE_PATH}: no project_usage in {data!r}"[:400]) from None
 
     def _translate(self, exc: TwythonError, path: str) -> Exception:
         status = getattr(exc, "error_code", None)

@@ -114,6 +114,14 @@ class V2StreamSource(HttpStreamSource):
         out["stale_connections_cleared"] = self.stale_cleared
         return out
 
+    def cycle_usage(self) -> int | None:
+        """X's count of posts read this billing cycle (the post budget's start), or None."""
+        try:
+            return self.rest.cycle_usage()
+        except (V2RestError, CredentialRejectedError) as exc:
+            log.warning("could not read X usage: %s", exc)
+            return None
+
     def _clear_stale_connections(self) -> bool:
         """After ``TooManyConnections``: end the app's connections, reconnect without waiting."""
         if self._clears >= MAX_STALE_CLEARS:

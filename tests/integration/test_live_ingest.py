@@ -27,7 +27,7 @@ import pytest
 from chalicelib.aws import client
 from chalicelib.ingest.checkpoint import Checkpoint
 from chalicelib.ingest.handler import IngestDeps, run_ingest
-from chalicelib.ingest.sources.catchup import TWITTER_EPOCH_MS
+from chalicelib.ingest.sources.catchup import RETWEETS_NOT_RECOVERABLE, TWITTER_EPOCH_MS
 from chalicelib.ingest.sources.credentials import CredentialRejectedError, Secret
 from chalicelib.ingest.sources.v2_stream import V2StreamSource
 from tests.conftest import AwsHarness
@@ -267,14 +267,19 @@ def test_catch_up_reads_exactly_the_gap_since_the_checkpoint(
     assert search.param("since_id") == str(BASE + 10)
     assert search.param("query") == "lakes"
     assert kinesis_ids(live_env) == exactly_once(11, 12, 13, 14, 20, 21)
-    assert summary["source"]["catch_up"] == {
+    report = summary["source"]["catch_up"]
+    gap_s = report.pop("gap_s")
+    assert report == {
         "status": "done",
         "since_id": str(BASE + 10),
         "pages": 1,
         "tweets": 4,
         "oldest_id": str(BASE + 11),
         "newest_id": str(BASE + 14),
+        "rules_admitting_retweets": 1,
+        "retweets": RETWEETS_NOT_RECOVERABLE,
     }
+    assert 3000 < gap_s < 86400  # the checkpoint's tweet is an hour old
     assert state.read() == BASE + 21
     assert summary["source"]["rules"] == {"added": 1, "deleted": 0, "active": 1}
 

@@ -426,6 +426,24 @@ def test_catch_up_asks_for_exactly_the_gap_and_bounds_its_pages(fake: FakeTwitte
     report = source.summary()["catch_up"]
     assert report["status"] == "truncated" and report["pages"] == 2
     assert report["oldest_id"] == str(checkpoint + 2000)
+    # NOW is 30 minutes after the checkpoint; the rule admits retweets search cannot return.
+    assert report["gap_s"] == 1800.0 and report["rules_admitting_retweets"] == 1
+    assert report["retweets"].startswith("recent search returns no retweets since 2026-05-04")
+
+
+def test_rules_that_exclude_retweets_lost_none_in_the_gap(fake: FakeTwitter) -> None:
+    fake.script(ft.V2_FILTER, ft.lines(raw(1)))
+    source = v2(
+        fake,
+        ScriptClock(fake),
+        rules=[Rule("lakes -is:retweet", "lakes")],
+        since_id=str(snowflake(NOW)),
+        catch_up_delay_s=0,
+        catch_up_pages=1,
+    )
+    list(source.lines())
+    report = source.summary()["catch_up"]
+    assert report["rules_admitting_retweets"] == 0 and report["retweets"] == "excluded_by_rules"
 
 
 def test_catch_up_without_a_checkpoint_or_too_old_is_not_attempted(fake: FakeTwitter) -> None:

@@ -105,6 +105,50 @@ def run(lines: int, into_producer: bool) -> tuple[int, float, float, int]:
         server.join(10)
 
 
+def _high_water_mark_kib() -> int:
+    """Peak resident set of this process (``VmHWM``; unlike ``ru_maxrss``, not inherited
+    from the process that forked it)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _reader_process(url: str, expected: int, out: Any) -> None:
+    """The ingest function's footprint: its imports, its three clients, a full read."""
+    import boto3
+
+    from chalicelib.ingest import handler  # noqa: F401  (the function's import graph)
+
+    for service in ("kinesis", "s3", "dynamodb"):
+        boto3.client(service, region_name="us-east-1")
+    read(url, expected, into_producer=True)
+    out.put(_high_water_mark_kib())
+
+
+def ingest_peak_rss_mib(lines: int) -> float:
+    """Peak RSS of a fresh process that reads ``lines`` tweets off the stream into the
+    producer: what the ingest function's memory setting must hold (docs/cost.md)."""
+    block, distinct = v2_block(min(lines, 20_000))
+    times = max(1, lines // distinct)
+    ctx = multiprocessing.get_context("spawn")
+    ready, done, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+    server = ctx.Process(target=serve, args=(block, times, ready, done), daemon=True)
+    server.start()
+    try:
+        reader = ctx.Process(
+            target=_reader_process, args=(ready.get(timeout=60), distinct * times, out)
+        )
+        reader.start()
+        peak = out.get(timeout=300)
+        reader.join(30)
+        return peak / 1024
+    finally:
+        done.set()
+        server.join(10)
+
+
 def stale_connection_recovery() -> float:
     """Seconds from start to the first tweet through a 429 TooManyConnections."""
     logging.getLogger("chalicelib.ingest.sources.v2_stream").setLevel(logging.ERROR)
@@ -139,6 +183,7 @@ def main() -> None:
     print(f"stream_to_producer_tweets_per_cpu_s: {n / cpu:,.0f} tweets/s")
     print(f"stream_to_producer_tweets: {n} tweets")
     print(f"connect_after_stale_connection_s: {stale_connection_recovery():.3f} s")
+    print(f"ingest_peak_rss: {ingest_peak_rss_mib(args.lines):.0f} MiB")
 
 
 if __name__ == "__main__":

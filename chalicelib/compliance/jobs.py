@@ -17,10 +17,10 @@ the consumer handles it like any delete: the item becomes a tombstone, later
 copies are suppressed, whatever the reason (a protected or suspended account's
 tweets are withdrawn the same way). Other actions are counted, not sent.
 
-Not built yet: the scheduled rotation over the stored ids (state in the state
-table, recent tweets daily and older ones weekly), X's job limits, and its
-Terraform schedule, IAM and alarm. :func:`check_tweets` is the unit it will
-call for each batch of ids.
+Which ids a job checks is :mod:`chalicelib.compliance.rotation`'s business;
+:func:`check_tweets` is what it calls for each batch. Not built yet: the
+scheduled function with its Terraform schedule, IAM and alarm, and X's job
+limits.
 """
 
 from __future__ import annotations

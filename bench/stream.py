@@ -10,12 +10,19 @@ Kinesis client is an in-memory stand-in that acknowledges every record, so
 the figure is what one core does between the socket and ``PutRecords``;
 PutRecords latency against real Kinesis is measured by ``bench.ingest``.
 
+``connect_after_stale_connection_s`` is the time from a run's start to its
+first tweet when X holds the app's one stream slot for a stale connection and
+the start-up check cannot see it: the stream answers 429 TooManyConnections,
+the source clears the slot (``DELETE /2/connections/all``) and reconnects, on
+real time and real sockets (loopback), instead of the 60 s rate-limit wait.
+
     python -m bench.stream [--lines 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import time
 from typing import Any
@@ -98,6 +105,71 @@ def run(lines: int, into_producer: bool) -> tuple[int, float, float, int]:
         server.join(10)
 
 
+def _high_water_mark_kib() -> int:
+    """Peak resident set of this process (``VmHWM``; unlike ``ru_maxrss``, not inherited
+    from the process that forked it)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _reader_process(url: str, expected: int, out: Any) -> None:
+    """The ingest function's footprint: its imports, its three clients, a full read."""
+    import boto3
+
+    from chalicelib.ingest import handler  # noqa: F401  (the function's import graph)
+
+    for service in ("kinesis", "s3", "dynamodb"):
+        boto3.client(service, region_name="us-east-1")
+    read(url, expected, into_producer=True)
+    out.put(_high_water_mark_kib())
+
+
+def ingest_peak_rss_mib(lines: int) -> float:
+    """Peak RSS of a fresh process that reads ``lines`` tweets off the stream into the
+    producer: what the ingest function's memory setting must hold (docs/cost.md)."""
+    block, distinct = v2_block(min(lines, 20_000))
+    times = max(1, lines // distinct)
+    ctx = multiprocessing.get_context("spawn")
+    ready, done, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+    server = ctx.Process(target=serve, args=(block, times, ready, done), daemon=True)
+    server.start()
+    try:
+        reader = ctx.Process(
+            target=_reader_process, args=(ready.get(timeout=60), distinct * times, out)
+        )
+        reader.start()
+        peak = out.get(timeout=300)
+        reader.join(30)
+        return peak / 1024
+    finally:
+        done.set()
+        server.join(10)
+
+
+def stale_connection_recovery() -> float:
+    """Seconds from start to the first tweet through a 429 TooManyConnections."""
+    logging.getLogger("chalicelib.ingest.sources.v2_stream").setLevel(logging.ERROR)
+    with ft.FakeTwitter(stream_limit=1) as server:
+        server.add_stale_connection(ft.V2_SAMPLE)
+        server.fail_next(ft.V2_CONNECTIONS, ft.status(503))  # the check misses it
+        block, _ = v2_block(1)
+        server.script(ft.V2_SAMPLE, ft.blob(block))
+        source = V2StreamSource(
+            Secret(server.bearer), api_url=server.url, stream="sample", catch_up_pages=0
+        )
+        started = time.perf_counter()
+        for line in source.lines():
+            if line:
+                source.stop()
+        elapsed = time.perf_counter() - started
+        if source.failures != {"too_many_connections": 1} or source.stale_cleared != 1:
+            raise SystemExit(f"expected one cleared TooManyConnections, got {source.summary()}")
+        return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -110,6 +182,8 @@ def main() -> None:
     print(f"stream_to_producer_tweets_per_s: {n / wall:,.0f} tweets/s")
     print(f"stream_to_producer_tweets_per_cpu_s: {n / cpu:,.0f} tweets/s")
     print(f"stream_to_producer_tweets: {n} tweets")
+    print(f"connect_after_stale_connection_s: {stale_connection_recovery():.3f} s")
+    print(f"ingest_peak_rss: {ingest_peak_rss_mib(args.lines):.0f} MiB")
 
 
 if __name__ == "__main__":

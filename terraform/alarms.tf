@@ -215,3 +215,24 @@ resource "aws_cloudwatch_metric_alarm" "quarantine" {
     return_data = true
   }
 }
+
+# --- the X post budget ---------------------------------------------------------------
+
+# Each ingest run of a billed source (v2) emits the billing cycle's post reads as the
+# EMF metric XPostsReadThisCycle (X's usage endpoint at the run's start plus what the
+# run read). The run itself stops reading at the budget; this alarm warns at 80 %.
+resource "aws_cloudwatch_metric_alarm" "x_post_budget" {
+  alarm_name          = "${local.prefix}-x-post-budget"
+  alarm_description   = "X post reads this billing cycle passed 80 % of the budget (${var.x_post_budget} posts). At 100 % every ingest run stops reading until the cycle resets: raise TWEETLAKE_X_POST_BUDGET (and x_post_budget) or narrow the rules."
+  namespace           = local.metrics_namespace
+  metric_name         = "XPostsReadThisCycle"
+  dimensions          = { stage = var.stage }
+  statistic           = "Maximum"
+  period              = 600
+  evaluation_periods  = 1
+  threshold           = floor(var.x_post_budget * 0.8)
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -46,6 +46,11 @@ output "twitter_secret_arn" {
   value       = aws_secretsmanager_secret.twitter.arn
 }
 
+output "x_post_budget" {
+  description = "Monthly X post budget (TWEETLAKE_X_POST_BUDGET of the ingest function); the same number sets the 80 % alarm."
+  value       = var.x_post_budget
+}
+
 output "cursor_key_parameter" {
   description = "SSM SecureString name of the API's cursor-signing key (TWEETLAKE_CURSOR_KEY_PARAMETER); created out of band."
   value       = local.cursor_key_parameter

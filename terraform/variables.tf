@@ -36,8 +36,8 @@ variable "region" {
 
 variable "stream_mode" {
   type        = string
-  description = "Kinesis capacity mode: ON_DEMAND (pay per GB, scales itself) or PROVISIONED (pay per shard-hour; cheaper at a steady rate)."
-  default     = "ON_DEMAND"
+  description = "Kinesis capacity mode: PROVISIONED (pay per shard-hour: one shard is $10.95 a month and takes X pay-per-use's 250 posts/s) or ON_DEMAND (pay per GB plus $29.20 a month of stream-hours; scales itself, for Enterprise volumes)."
+  default     = "PROVISIONED"
 
   validation {
     condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
@@ -58,8 +58,8 @@ variable "stream_shard_count" {
 
 variable "stream_retention_hours" {
   type        = number
-  description = "How long Kinesis keeps records: the window to fix and recover a failing consumer before records expire (Lambda retries a failing batch until then)."
-  default     = 168
+  description = "How long Kinesis keeps records: the window to fix and recover a failing consumer before records expire (Lambda retries a failing batch until then). 24 h is included in the shard price; any longer costs $14.60 a month per provisioned shard. Records that expire are still in raw/ (Firehose), from where tweetlake_ops.backfill restores them."
+  default     = 24
 
   validation {
     condition     = var.stream_retention_hours >= 24 && var.stream_retention_hours <= 8760
@@ -185,8 +185,8 @@ variable "projection_start_date" {
 
 variable "crawler_schedule" {
   type        = string
-  description = "When the Glue crawler over raw/ runs (EventBridge cron, UTC). Each run is billed at least 10 minutes of DPU time, so daily is the default."
-  default     = "cron(30 2 * * ? *)"
+  description = "When the Glue crawler over raw/ runs (EventBridge cron, UTC). Each run is billed at least 10 minutes of DPU time ($2.23 a month daily, $0.32 weekly), so weekly is the default: new raw/ partitions show in the crawled table up to a week late (the curated table uses partition projection and is never late; replay and backfill read S3 directly)."
+  default     = "cron(30 2 ? * SUN *)"
 }
 
 variable "iterator_age_alarm_ms" {
@@ -270,5 +270,16 @@ variable "api_throttle_burst_limit" {
   validation {
     condition     = var.api_throttle_burst_limit >= 1 && var.api_throttle_burst_limit <= 5000
     error_message = "api_throttle_burst_limit must be from 1 to 5000 (the account's default burst)."
+  }
+}
+
+variable "x_post_budget" {
+  type        = number
+  description = "Posts X may bill in a monthly billing cycle (pay-per-use: $0.005 each, capped at 3,000,000). The ingest function stops reading at it (TWEETLAKE_X_POST_BUDGET, copied into the Chalice stage by tweetlake_ops.chalice_config); the x-post-budget alarm fires at 80 %."
+  default     = 3000000
+
+  validation {
+    condition     = var.x_post_budget >= 1 && floor(var.x_post_budget) == var.x_post_budget
+    error_message = "x_post_budget must be a whole number of posts, at least 1."
   }
 }

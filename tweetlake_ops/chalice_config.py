@@ -39,6 +39,8 @@ ENVIRONMENT = {
 }
 # Only the ingest function reads the Twitter credentials.
 INGEST_ENVIRONMENT = {"TWEETLAKE_TWITTER_SECRET": "twitter_secret_arn"}
+# Copied when Terraform has it (older state lacks it): the run's budget is the alarm's.
+OPTIONAL_INGEST_ENVIRONMENT = {"TWEETLAKE_X_POST_BUDGET": "x_post_budget"}
 # Only the API signs cursors.
 API_ENVIRONMENT = {"TWEETLAKE_CURSOR_KEY_PARAMETER": "cursor_key_parameter"}
 REQUIRED_OUTPUTS = (
@@ -101,6 +103,13 @@ def stage_entry(
         settings["iam_role_arn"] = outputs["lambda_role_arns"][function]
     ingest_env = functions["ingest"].setdefault("environment_variables", {})
     ingest_env.update({variable: outputs[name] for variable, name in INGEST_ENVIRONMENT.items()})
+    ingest_env.update(
+        {
+            variable: str(outputs[name])
+            for variable, name in OPTIONAL_INGEST_ENVIRONMENT.items()
+            if name in outputs
+        }
+    )
     api_env = functions["api_handler"].setdefault("environment_variables", {})
     api_env.update({variable: outputs[name] for variable, name in API_ENVIRONMENT.items()})
     return entry

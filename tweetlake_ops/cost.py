@@ -33,6 +33,11 @@ from typing import Any
 from tweetlake_local.stage import CHALICE_CONFIG, REPO_ROOT
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
+TEMPLATE_STAGE = "dev"
+#: The Terraform stream_mode of each total the estimate keeps apart.
+MODE_OF_STREAM = {"ON_DEMAND": "on-demand", "PROVISIONED": "provisioned"}
+#: The conditional line: author objects of expansions, if X bills them as user reads.
+USER_READS_MODE = "if user reads are billed"
 MEASURED_PATH = REPO_ROOT / "docs" / "measured_inputs.json"
 
 GIB = 1024**3
@@ -139,13 +144,14 @@ class Deployment:
     batch_size: int
     batching_window_s: float
     tweet_gsis: int
-    retention_hours: int = 168  # terraform/variables.tf stream_retention_hours
+    retention_hours: int = 24  # terraform/variables.tf stream_retention_hours
+    stream_mode: str = "PROVISIONED"  # terraform/variables.tf stream_mode
     curated_buffer_mb: int = 128  # firehose_buffer_size_mb
     raw_buffer_mb: int = 64  # raw_buffer_size_mb
     buffer_interval_s: int = 300  # firehose_buffer_interval_s
-    alarms: int = 15  # terraform/alarms.tf with 3 functions and ingest_silence on
+    alarms: int = 16  # terraform/alarms.tf with 3 functions and ingest_silence on
     secrets: int = 1
-    crawler_runs_per_day: int = 1  # crawler_schedule: daily
+    crawler_runs_per_day: float = 1 / 7  # crawler_schedule: weekly
     crawler_min_minutes: int = 10  # Glue bills a crawler run at least 10 minutes
     crawler_dpus: float = 1.0  # assumption: AWS does not publish a crawler's DPU count
     stream_readers: int = 2  # the consumer's mapping and ONE Firehose (raw is its backup)
@@ -163,9 +169,12 @@ def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> D
     from chalicelib.dynamo.tables import TWEETS
 
     config = json.loads(config_path.read_text(encoding="utf-8"))
-    if stage not in config["stages"]:
+    # A stage not written yet gets the template's functions (tweetlake_ops.chalice_config).
+    template = config["stages"].get(TEMPLATE_STAGE)
+    entry = config["stages"].get(stage, template)
+    if entry is None:
         raise ValueError(f"stage {stage!r} is not in {config_path}")
-    functions = config["stages"][stage]["lambda_functions"]
+    functions = entry["lambda_functions"]
     api = functions["api_handler"]
     return Deployment(
         ingest_memory_mb=int(functions["ingest"]["lambda_memory_size"]),
@@ -211,6 +220,14 @@ class Estimate:
             for line in self.lines
             if mode in line.modes and (x_api or line.service != "X API")
         )
+
+    @property
+    def contract(self) -> bool:
+        """Beyond the pay-per-use cap: X reads only on Enterprise, priced by contract."""
+        return any(line.service == "X API" and not line.modes for line in self.lines)
+
+    def user_reads(self) -> float:
+        return sum(line.per_month for line in self.lines if USER_READS_MODE in line.modes)
 
     def per_million(self, monthly: float) -> float:
         return monthly * 1e6 / self.tweets_per_month
@@ -293,13 +310,38 @@ def estimate(
 
 
 def _x_lines(bill: _Bill) -> None:
-    tweets, p = bill.tweets, bill.p
+    """Pay-per-use up to its cap; beyond it, Enterprise, for which X publishes no price."""
+    tweets, p, m = bill.tweets, bill.p, bill.m
+    cap = p["x_pay_per_use_post_cap"]
+    if tweets > cap * (1 + 1e-9):  # the cap itself, computed back from a rate, is within
+        bill.lines.append(
+            Line(
+                "X API",
+                "post reads: Enterprise (contract pricing)",
+                0.0,
+                f"{tweets:,.0f} posts > pay-per-use cap {cap:,.0f}: no list price",
+                ("x_pay_per_use_post_cap",),
+                (),
+            )
+        )
+        return
     bill.add(
         "X API",
         "post reads (pay-per-use)",
         tweets * p["x_post_read"],
         f"{tweets:,.0f} posts x ${p['x_post_read']}",
         "x_post_read",
+    )
+    # One author object per distinct author a day (X deduplicates a resource within a UTC
+    # day); the measured distinct authors per tweet stand in for a day's.
+    users = tweets * m.authors_per_tweet_stored
+    bill.add(
+        "X API",
+        "user reads: author expansions, if billed (undocumented)",
+        users * p["x_user_read"],
+        f"{users:,.0f} authors x ${p['x_user_read']}",
+        "x_user_read",
+        USER_READS_MODE,
     )
 
 
@@ -515,7 +557,8 @@ def _athena_and_other_lines(bill: _Bill, athena_runs_per_day: float) -> None:
     crawler_h = d.crawler_runs_per_day * hours / 24 * d.crawler_min_minutes / 60
     bill.add(
         "Other",
-        f"{d.alarms} alarms, {d.secrets} secret, daily crawler",
+        f"{d.alarms} alarms, {d.secrets} secret,"
+        f" {'daily' if d.crawler_runs_per_day >= 1 else 'weekly'} crawler",
         d.alarms * p["cloudwatch_alarm_month"]
         + d.secrets * p["secretsmanager_secret_month"]
         + crawler_h * d.crawler_dpus * p["glue_crawler_dpu_hour"],

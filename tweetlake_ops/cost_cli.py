@@ -14,7 +14,9 @@ from tweetlake_local.stage import REPO_ROOT
 from tweetlake_ops.api_bound import api_worst_case
 from tweetlake_ops.cost import (
     MEASURED_PATH,
+    MODE_OF_STREAM,
     PRICES_PATH,
+    USER_READS_MODE,
     Deployment,
     Estimate,
     Measured,
@@ -26,9 +28,14 @@ from tweetlake_ops.cost import (
     load_prices,
 )
 
-TABLE_RATES = (1.0, 10.0, 100.0)
+#: The operating points a user can buy: 1M and 3M posts a month on pay-per-use (3M is
+#: its cap), and 10 tweets/s (26.3M a month), which only Enterprise sells, by contract.
+TABLE_POINTS = (1_000_000.0, 3_000_000.0, 26_280_000.0)
 GROUPS = (
-    ("X API reads", lambda line: line.service == "X API"),
+    (
+        "X post reads",
+        lambda line: line.service == "X API" and USER_READS_MODE not in line.modes,
+    ),
     ("Kinesis on-demand", lambda line: line.service == "Kinesis" and "on-demand" in line.modes),
     (
         "Kinesis provisioned",
@@ -40,6 +47,47 @@ GROUPS = (
     ("S3", lambda line: line.service == "S3"),
     ("Athena", lambda line: line.service == "Athena"),
     ("Other", lambda line: line.service == "Other"),
+)
+
+
+#: What brought the AWS bill at the cap (3M posts a month) from $67.13 to $29.93, step by
+#: step, each figure from this model with only that setting changed.
+SIZING = (
+    "## Sizing the default stage to the cap",
+    "",
+    "At 3M posts a month the bill was mostly fixed costs. Each step below changes one"
+    " default and says what it saves (this model, at the cap) and what it costs in safety:",
+    "",
+    "| change | AWS $/month after | saves | what it costs in safety |",
+    "|---|---:|---:|---|",
+    "| before: on-demand stream, 7-day retention, ingest 512 MB, consume 512 MB, daily"
+    " crawler | 67.13 | | |",
+    "| `stream_mode = PROVISIONED`, 1 shard (Terraform default) | 62.44 | 4.69 | one"
+    " shard takes 1 MiB/s or 1,000 records/s in: ~700 posts/s of v2 lines, well above"
+    " pay-per-use's 250 posts/s on its one connection; beyond it (Enterprise) add shards"
+    " or go back to on-demand, which scales itself |",
+    "| `stream_retention_hours = 24` (Terraform default) | 47.84 | 14.60 | a consumer"
+    " broken for more than a day loses records from the stream; they are still in `raw/`"
+    " (Firehose reads the stream on its own) and `python -m tweetlake_local backfill`"
+    " restores them to DynamoDB. The consumer-lag alarm fires after 15 min |",
+    "| ingest function 128 MB instead of 512 (`.chalice/config.json`) | 32.23 | 15.61 |"
+    " measured peak RSS 61 MiB reading 100,000 tweets into the producer with its three"
+    " clients (`python -m bench.stream`, `ingest_peak_rss`): 2x headroom. CPU scales"
+    " with memory: 128 MB is ~7 % of a vCPU, ~1,400 tweets/s at the measured 19,900"
+    " tweets per CPU-second, 5x the stream's 250 posts/s; a cold start's imports take"
+    " seconds longer, a gap the catch-up covers (not for retweets) |",
+    "| consume function 256 MB instead of 512 | 31.84 | 0.39 | peak RSS 188 MB was"
+    " measured on a 10,000-record event (`bench.consumer`); real batches are at most 500."
+    " The saving assumes small batches stay bound by DynamoDB round trips, not CPU |",
+    "| Glue crawler over `raw/` weekly instead of daily (`crawler_schedule`) | 29.93 |"
+    " 1.91 | new `raw/` partitions reach the crawled table up to a week late; the curated"
+    " table (partition projection), replay and backfill are unaffected |",
+    "",
+    "Not done: arm64 (20 % off Lambda GB-seconds, ~$1.1 here): Chalice 1.34 has"
+    " `lambda_architecture` per stage, but packaging msgspec and pybase64 for aarch64 is"
+    " not verified offline. A batching window on the consumer (fewer, larger batches)"
+    " would save under $1 and delay every tweet by the window.",
+    "",
 )
 
 
@@ -61,7 +109,12 @@ def _unconfirmed(prices: PriceBook, uses: Sequence[str]) -> bool:
 
 
 def render_text(
-    est: Estimate, prices: PriceBook, measured: Measured, prices_path: Path, measured_path: Path
+    est: Estimate,
+    prices: PriceBook,
+    measured: Measured,
+    deployment: Deployment,
+    prices_path: Path,
+    measured_path: Path,
 ) -> str:
     out = [
         f"tweetlake at {est.tweets_per_second:g} tweets/s = {est.tweets_per_month:,.0f} tweets"
@@ -82,16 +135,13 @@ def render_text(
         ("provisioned", f"AWS total, Kinesis provisioned ({est.shards} shard)"),
     ):
         total = est.total(mode)
+        if mode == MODE_OF_STREAM[deployment.stream_mode]:
+            label += ": this deployment"
         out.append(f"{label:<62} {_money(total):>10} {_money(est.per_million(total)):>12}")
-    with_x = est.total("on-demand", x_api=True)
-    out.append(
-        f"{'with X API reads (Kinesis on-demand)':<62} {_money(with_x):>10}"
-        f" {_money(est.per_million(with_x)):>12}"
-    )
-    ratio = (with_x - est.total("on-demand")) / est.total("on-demand")
+    mode = MODE_OF_STREAM[deployment.stream_mode]
+    aws = est.total(mode)
+    out += ["", *_x_summary(est, aws, mode)]
     out += [
-        "",
-        f"Reading the posts from X costs {ratio:,.0f} x the whole AWS side.",
         "Athena, one run of each named query over 7 days of data: "
         + ", ".join(
             f"{q} ${c:.4f}"
@@ -107,17 +157,51 @@ def render_text(
         f"Measured inputs: {_relative(measured_path)} ({measured.measured_on},"
         f" {measured.machine}); the consumer's ms per batch come from a moto server, which"
         " overstates AWS latency.",
+        "",
+        f"aws_usd_per_month: {aws:.2f}",
     ]
     return "\n".join(out)
 
 
+def _x_summary(est: Estimate, aws: float, mode: str) -> list[str]:
+    """The X side next to the AWS total of the stage's stream mode."""
+    if est.contract:
+        return [
+            f"{est.tweets_per_month:,.0f} posts a month is beyond the pay-per-use cap: only X"
+            " Enterprise sells it, at contract prices (none published), so no X figure here.",
+        ]
+    x_posts = est.total(mode, x_api=True) - aws
+    return [
+        f"{'with X post reads (Kinesis ' + mode + ')':<62} {_money(aws + x_posts):>10}"
+        f" {_money(est.per_million(aws + x_posts)):>12}",
+        f"{'  and author expansions, if X bills them as user reads':<62}"
+        f" {_money(aws + x_posts + est.user_reads()):>10}"
+        f" {_money(est.per_million(aws + x_posts + est.user_reads())):>12}",
+        f"Reading the posts from X costs {x_posts / aws:,.0f} x the whole AWS side.",
+    ]
+
+
+def _point(e: Estimate) -> str:
+    return f"{e.tweets_per_month / 1e6:,.3g}M posts/month"
+
+
+def _x_cell(e: Estimate, value: float) -> str:
+    return "contract" if e.contract else _money(value)
+
+
 def render_table(estimates: Sequence[Estimate], markdown: bool) -> str:
-    heads = [f"{e.tweets_per_second:g} tweets/s" for e in estimates]
-    rows: list[list[str]] = [["tweets a month", *[f"{e.tweets_per_month:,.0f}" for e in estimates]]]
+    heads = [_point(e) for e in estimates]
+    rows: list[list[str]] = [
+        ["X plan", *["Enterprise" if e.contract else "pay-per-use" for e in estimates]],
+        ["tweets per second", *[f"{e.tweets_per_second:,.2f}" for e in estimates]],
+    ]
     for name, pick in GROUPS:
-        rows.append(
-            [name, *[_money(sum(x.per_month for x in e.lines if pick(x))) for e in estimates]]
-        )
+        cells = [sum(x.per_month for x in e.lines if pick(x)) for e in estimates]
+        if name == "X post reads":
+            rows.append([name, *[_x_cell(e, c) for e, c in zip(estimates, cells, strict=True)]])
+        else:
+            rows.append([name, *[_money(c) for c in cells]])
+    rows.append(["X user reads, if billed", *[_x_cell(e, e.user_reads()) for e in estimates]])
     rows.append(
         ["**AWS, on-demand stream**" if markdown else "AWS, on-demand stream"]
         + [_money(e.total("on-demand")) for e in estimates]
@@ -127,16 +211,12 @@ def render_table(estimates: Sequence[Estimate], markdown: bool) -> str:
         + [f"{_money(e.total('provisioned'))} ({e.shards} shard)" for e in estimates]
     )
     rows.append(
-        ["AWS per million tweets (on-demand)"]
-        + [_money(e.per_million(e.total("on-demand"))) for e in estimates]
-    )
-    rows.append(
         ["AWS per million tweets (provisioned)"]
         + [_money(e.per_million(e.total("provisioned"))) for e in estimates]
     )
     rows.append(
-        ["with X API reads, per month"]
-        + [_money(e.total("on-demand", x_api=True)) for e in estimates]
+        ["with X post reads (provisioned)"]
+        + [_x_cell(e, e.total("provisioned", x_api=True)) for e in estimates]
     )
     if markdown:
         out = [
@@ -168,7 +248,7 @@ def render_markdown(
     measured_path: Path,
 ) -> str:
     """The whole of docs/cost.md."""
-    rates = " ".join(f"{e.tweets_per_second:g}" for e in estimates)
+    points = ", ".join(_point(e) for e in estimates)
     parts = [
         "# What tweetlake costs",
         "",
@@ -176,13 +256,17 @@ def render_markdown(
         " tests/unit/test_cost.py fails when this page and the command disagree. -->",
         "",
         f"Monthly list prices in {prices.region}, USD, without free tiers, for the"
-        f" deployment in this repository, at {rates} tweets a second. Reproduce any"
-        " column with `python -m tweetlake_local cost --tweets-per-second N`.",
+        f" deployment in this repository, at the operating points X sells: {points}."
+        " Reproduce any column with `python -m tweetlake_local cost --tweets-per-month N`.",
         "",
-        "**Reading posts from X costs far more than the whole AWS side.** At X's"
-        f" pay-per-use rate (${prices['x_post_read']} a post read) one million tweets cost"
-        f" ${prices['x_post_read'] * 1e6:,.0f} to read; AWS stores, serves and"
-        " lakes them for a few dollars.",
+        "**Reading posts from X costs far more than the whole AWS side.** On X's"
+        f" pay-per-use plan (${prices['x_post_read']} a post read,"
+        f" ${prices['x_user_read']} a user read) one million posts cost"
+        f" ${prices['x_post_read'] * 1e6:,.0f} to read, and a project may read at most"
+        f" {prices['x_pay_per_use_post_cap']:,.0f} a monthly billing cycle. Beyond that only"
+        " Enterprise sells posts, at contract prices X does not publish (`contract` in the"
+        " table). Whether the author objects of `expansions=author_id` are billed as user"
+        " reads is not documented: that line is kept apart and never in a total.",
         "",
         render_table(estimates, markdown=True),
         "",
@@ -194,19 +278,22 @@ def render_markdown(
         "- Storage lines (DynamoDB, S3) are the cost of keeping one month of data for a"
         " month. Every further month kept adds the same again: DynamoDB keeps everything"
         " (no TTL), `raw/` moves to Standard-IA after 30 days (priced here as Standard).",
-        "- The two Kinesis rows are alternatives: `stream_mode` is `ON_DEMAND` in prod and"
-        " `PROVISIONED` (1 shard) in dev. Provisioned shards are sized to the write limits at"
-        " 100 %; add headroom (docs/operations.md, Scaling).",
+        "- The two Kinesis rows are alternatives: `stream_mode` is"
+        f" `{deployment.stream_mode}` by default (Terraform), retention"
+        f" {deployment.retention_hours} h. Provisioned shards are sized to the write limits"
+        " at 100 %; add headroom (docs/operations.md, Scaling). Pay-per-use delivers at"
+        " most 250 posts/s on its one stream connection, within one shard.",
         "- Not included: the API (it depends on callers, not on tweets: its ceiling is the"
         " next section), CloudWatch Logs ingestion, data transfer out of AWS, Athena result"
         " objects.",
         "",
         *render_api_bound(prices, measured, deployment),
-        f"## One rate in detail ({detail.tweets_per_second:g} tweets/s)",
+        *SIZING,
+        f"## At the cap, in detail ({detail.tweets_per_month:,.0f} posts a month)",
         "",
         "```",
-        f"$ python -m tweetlake_local cost --tweets-per-second {detail.tweets_per_second:g}",
-        render_text(detail, prices, measured, prices_path, measured_path),
+        f"$ python -m tweetlake_local cost --tweets-per-month {detail.tweets_per_month:.0f}",
+        render_text(detail, prices, measured, deployment, prices_path, measured_path),
         "```",
         "",
         "## Where each input comes from",
@@ -306,6 +393,10 @@ def render_api_bound(prices: PriceBook, measured: Measured, deployment: Deployme
     ]
 
 
+def per_second(tweets_per_month: float, prices: PriceBook) -> float:
+    return tweets_per_month / (prices.hours_per_month * 3600)
+
+
 def cost_command(args: argparse.Namespace) -> int:
     prices_path = Path(args.prices)
     measured_path = Path(args.measured)
@@ -317,10 +408,16 @@ def cost_command(args: argparse.Namespace) -> int:
         return 2
     deployment = load_deployment(args.stage)
     kwargs = {"athena_runs_per_day": args.athena_runs_per_day}
+    rate = args.tweets_per_second
+    if rate is None:
+        rate = per_second(args.tweets_per_month, prices)
     if args.table or args.markdown:
-        estimates = [estimate(r, prices, measured, deployment, **kwargs) for r in TABLE_RATES]
+        estimates = [
+            estimate(per_second(n, prices), prices, measured, deployment, **kwargs)
+            for n in TABLE_POINTS
+        ]
         if args.markdown:
-            detail = estimate(args.tweets_per_second, prices, measured, deployment, **kwargs)
+            detail = estimate(rate, prices, measured, deployment, **kwargs)
             print(
                 render_markdown(
                     estimates, detail, prices, measured, deployment, prices_path, measured_path
@@ -330,8 +427,8 @@ def cost_command(args: argparse.Namespace) -> int:
         else:
             print(render_table(estimates, markdown=False))
         return 0
-    est = estimate(args.tweets_per_second, prices, measured, deployment, **kwargs)
-    print(render_text(est, prices, measured, prices_path, measured_path))
+    est = estimate(rate, prices, measured, deployment, **kwargs)
+    print(render_text(est, prices, measured, deployment, prices_path, measured_path))
     return 0
 
 
@@ -346,11 +443,18 @@ def add_cost_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     cost_p = sub.add_parser(
         "cost", help="estimate the monthly AWS and X API cost at a tweet rate (offline)"
     )
-    cost_p.add_argument(
-        "--tweets-per-second", type=positive, default=10.0, help="average rate (default 10)"
+    rate = cost_p.add_mutually_exclusive_group()
+    rate.add_argument("--tweets-per-second", type=positive, default=None, help="average rate")
+    rate.add_argument(
+        "--tweets-per-month",
+        type=positive,
+        default=3_000_000.0,
+        help="posts read a month (default 3000000: X's pay-per-use cap)",
     )
     cost_p.add_argument(
-        "--table", action="store_true", help="a table for 1, 10 and 100 tweets/s instead"
+        "--table",
+        action="store_true",
+        help="a table of the operating points X sells (1M, 3M, 26.3M posts/month)",
     )
     cost_p.add_argument(
         "--markdown", action="store_true", help="print docs/cost.md (table + detail + sources)"
@@ -361,7 +465,12 @@ def add_cost_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=24,
         help="runs of each named query a day (default 24: an hourly dashboard)",
     )
-    cost_p.add_argument("--stage", default="dev", help="Chalice stage for memory and timeouts")
+    cost_p.add_argument(
+        "--stage",
+        default="prod",
+        help="Chalice stage for memory and timeouts (default prod: a stage not written yet"
+        " gets the dev template's functions, as tweetlake_ops.chalice_config does)",
+    )
     cost_p.add_argument("--prices", default=str(PRICES_PATH), help=argparse.SUPPRESS)
     cost_p.add_argument("--measured", default=str(MEASURED_PATH), help=argparse.SUPPRESS)
     cost_p.set_defaults(func=cost_command)

@@ -42,6 +42,11 @@ def created_key(created_at: str, tweet_id: str) -> str:
     return f"{created_at}#{int(tweet_id):020d}"
 
 
+def tweet_id_of(key: str) -> str:
+    """The tweet id a :func:`created_key` ends with, without its padding."""
+    return str(int(key.rsplit("#", 1)[-1]))
+
+
 def created_hour(created_at: str) -> str:
     """Hour bucket ``YYYY-MM-DDTHH`` of a canonical envelope time."""
     return created_at[:13]

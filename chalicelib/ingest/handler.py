@@ -30,9 +30,10 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import Settings, get_settings
-from chalicelib.emf import emf_document, emit
+from chalicelib.emf import emf_document, emit, stdout_line
 from chalicelib.envelope.codec import decode_valid
 from chalicelib.envelope.normalize import Normalized, envelope_bytes, normalize_line
+from chalicelib.ingest.budget import PostBudget, start_budget
 from chalicelib.ingest.checkpoint import Checkpoint
 from chalicelib.ingest.producer import KinesisProducer, UnsendableRecordError
 from chalicelib.ingest.settings import IngestSettings, load_ingest_settings
@@ -59,7 +60,7 @@ class RunSummary:
     duration_s: float = 0.0
     put_records_calls: int = 0
     checkpoint: str | None = None
-    stopped_by: str = "source"  # or "deadline", "source_error"
+    stopped_by: str = "source"  # or "deadline", "source_error", "budget"
     control_types: Counter[str] = field(default_factory=Counter)
     #: ``errors`` entries v2 sent beside ``data`` (a reference X could not expand);
     #: each such line is also logged, and the run emits the count as a metric.
@@ -68,6 +69,8 @@ class RunSummary:
     deletes: int = 0
     #: What a live source reports (failures, waits, rules, catch-up); empty for files.
     source: dict[str, Any] = field(default_factory=dict)
+    #: The monthly post budget of a billed source (None for unbilled ones).
+    budget: dict[str, Any] | None = None
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -144,8 +147,10 @@ class Ingestor:
         *,
         time_is_up: Callable[[], bool],
         now: Callable[[], str] = now_iso,
+        budget: PostBudget | None = None,
     ) -> None:
         self._source = source
+        self._budget = budget
         self._producer = producer
         self._quarantine = quarantine
         self._time_is_up = time_is_up
@@ -159,6 +164,8 @@ class Ingestor:
         lines: Iterator[str | bytes] = self._source.lines()
         try:
             while not self._time_is_up():
+                if self._budget_reached():
+                    break
                 try:
                     line = next(lines)
                 except StopIteration:
@@ -184,6 +191,8 @@ class Ingestor:
             if close is not None:
                 close()
             summary.reconnects = self._source.reconnects
+            if self._budget is not None:
+                summary.budget = self._budget.summary()
             report = getattr(self._source, "summary", None)
             if callable(report):
                 summary.source = report()
@@ -195,6 +204,18 @@ class Ingestor:
         summary.put_records_calls = self._producer.stats.calls
         return summary
 
+    def _budget_reached(self) -> bool:
+        """Checked before each read: a line read is a post billed."""
+        if self._budget is None or not self._budget.reached():
+            return False
+        self.summary.stopped_by = "budget"
+        log.warning(
+            "X post budget reached: %d of %d posts read this billing cycle; stopped reading",
+            self._budget.used,
+            self._budget.limit,
+        )
+        return True
+
     def _handle(self, line: str | bytes) -> None:
         ingested_at = self._now()
         for item in normalize_line(
@@ -204,6 +225,8 @@ class Ingestor:
                 self._partial(item)
             if item.envelope is not None and item.kind in ("tweet", "delete"):
                 data, key, tweet_id = encode_record(item.envelope)
+                if self._budget is not None and item.kind == "tweet":
+                    self._budget.count()
                 try:
                     self._producer.put(data, key, tweet_id=tweet_id)
                 except UnsendableRecordError as exc:
@@ -259,6 +282,8 @@ class IngestDeps:
     #: Monotonic clock and sleep for live sources' deadline and reconnect waits.
     clock: Callable[[], float] | None = None
     sleep: Callable[[float], None] | None = None
+    #: Where EMF metric lines go (stdout on Lambda).
+    metrics_sink: Callable[[str], None] | None = None
 
 
 def deadline_check(context: Any, margin_s: float) -> Callable[[], bool]:
@@ -308,11 +333,13 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     producer = KinesisProducer(
         kinesis, settings.stream_name, linger_s=options.linger_s, backoff=deps.backoff
     )
+    budget = start_budget(source, options.post_budget)
     ingestor = Ingestor(
         source,
         producer,
         quarantine,
         time_is_up=deadline_check(context, options.safety_margin_s),
+        budget=budget,
     )
     try:
         summary = ingestor.run()
@@ -345,6 +372,8 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
         )
     result = summary.as_dict()
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
+    if budget is not None:
+        emit(budget.metric(settings.stage), deps.metrics_sink or stdout_line)
     if ingestor.source_error is not None:
         # Everything read is in the stream and the checkpoint covers it; the
         # run still fails so the error shows in Lambda's metrics and logs. The

@@ -16,6 +16,8 @@ TWEETLAKE_SYNTHETIC_SEED       42       seed of the synthetic source
 TWEETLAKE_SYNTHETIC_RATE       50       synthetic lines per second (0: as fast as possible)
 TWEETLAKE_SYNTHETIC_LIMIT      0        stop the synthetic source after this many lines
                                         (0: no limit)
+TWEETLAKE_X_POST_BUDGET        3000000  posts X may bill a monthly cycle; the v2 run
+                                        stops reading at it (chalicelib.ingest.budget)
 =============================  =======  =============================================
 """
 
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.config import ConfigError, env_integer, env_number
+from chalicelib.ingest.budget import BUDGET_SETTING, PAY_PER_USE_CAP
 from chalicelib.ingest.sources.replay import parse_s3_uri
 
 
@@ -36,6 +39,7 @@ class IngestSettings:
     synthetic_seed: int = 42
     synthetic_rate: float = 50.0
     synthetic_limit: int = 0
+    post_budget: int = PAY_PER_USE_CAP
 
 
 def load_ingest_settings(env: Mapping[str, str]) -> IngestSettings:
@@ -57,4 +61,5 @@ def load_ingest_settings(env: Mapping[str, str]) -> IngestSettings:
         synthetic_seed=env_integer(env, "TWEETLAKE_SYNTHETIC_SEED", 42, 0, 2**63 - 1),
         synthetic_rate=env_number(env, "TWEETLAKE_SYNTHETIC_RATE", 50.0, 0.0, 1_000_000.0),
         synthetic_limit=env_integer(env, "TWEETLAKE_SYNTHETIC_LIMIT", 0, 0, 10**12),
+        post_budget=env_integer(env, BUDGET_SETTING, PAY_PER_USE_CAP, 1, 10**12),
     )

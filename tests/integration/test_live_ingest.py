@@ -27,7 +27,7 @@ import pytest
 from chalicelib.aws import client
 from chalicelib.ingest.checkpoint import Checkpoint
 from chalicelib.ingest.handler import IngestDeps, run_ingest
-from chalicelib.ingest.sources.catchup import TWITTER_EPOCH_MS
+from chalicelib.ingest.sources.catchup import RETWEETS_NOT_RECOVERABLE, TWITTER_EPOCH_MS
 from chalicelib.ingest.sources.credentials import CredentialRejectedError, Secret
 from chalicelib.ingest.sources.v2_stream import V2StreamSource
 from tests.conftest import AwsHarness
@@ -267,13 +267,69 @@ def test_catch_up_reads_exactly_the_gap_since_the_checkpoint(
     assert search.param("since_id") == str(BASE + 10)
     assert search.param("query") == "lakes"
     assert kinesis_ids(live_env) == exactly_once(11, 12, 13, 14, 20, 21)
-    assert summary["source"]["catch_up"] == {
+    report = summary["source"]["catch_up"]
+    gap_s = report.pop("gap_s")
+    assert report == {
         "status": "done",
         "since_id": str(BASE + 10),
         "pages": 1,
         "tweets": 4,
         "oldest_id": str(BASE + 11),
         "newest_id": str(BASE + 14),
+        "rules_admitting_retweets": 1,
+        "retweets": RETWEETS_NOT_RECOVERABLE,
     }
+    assert 3000 < gap_s < 86400  # the checkpoint's tweet is an hour old
     assert state.read() == BASE + 21
     assert summary["source"]["rules"] == {"added": 1, "deleted": 0, "active": 1}
+
+
+def test_the_post_budget_reached_mid_run_stops_reading_and_says_so(
+    live_env: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN X counts 997 posts read this cycle and the budget is 1,000 WHEN the stream
+    sends 6 tweets THEN the run reads 3, stops reading (stopped_by: budget), sends and
+    checkpoints those 3, and emits the cycle's consumption for the 80 % alarm."""
+    monkeypatch.setenv("TWEETLAKE_X_POST_BUDGET", "1000")
+    fake.project_usage = 997
+    fake.script(ft.V2_FILTER, ft.lines(*(tweet_line(n) for n in range(1, 7))))
+    metrics: list[str] = []
+    clock = ScriptClock(fake)
+    deps = IngestDeps(clock=clock.now, sleep=clock.sleep, metrics_sink=metrics.append)
+    summary = run_ingest(EVENT, FakeContext(clock), deps)
+    assert summary["stopped_by"] == "budget"
+    assert summary["budget"] == {
+        "limit": 1000,
+        "used_at_start": 997,
+        "read_this_run": 3,
+        "used": 1000,
+        "usage_source": "x_usage_api",
+    }
+    assert kinesis_ids(live_env) == exactly_once(1, 2, 3)
+    assert summary["checkpoint"] == str(BASE + 3)
+    assert len(fake.calls(ft.V2_USAGE)) == 1
+    (line,) = metrics
+    document = json.loads(line)
+    assert document["XPostsReadThisCycle"] == 1000 and document["x_post_budget"] == 1000
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "tweetlake"
+
+
+def test_a_spent_budget_never_connects(live_env: AwsHarness, fake: FakeTwitter) -> None:
+    fake.project_usage = fake.project_cap  # the default budget is the 3M cap
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(1)))
+    summary, _ = run(ScriptClock(fake))
+    assert summary["stopped_by"] == "budget" and summary["received"] == 0
+    assert fake.calls(ft.V2_FILTER) == []
+    assert summary["budget"]["used"] == 3_000_000
+
+
+def test_without_the_usage_endpoint_the_budget_counts_the_run_alone(
+    live_env: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWEETLAKE_X_POST_BUDGET", "2")
+    fake.fail_next(ft.V2_USAGE, ft.status(503))
+    fake.script(ft.V2_FILTER, ft.lines(tweet_line(1), tweet_line(2), tweet_line(3)))
+    summary, _ = run(ScriptClock(fake))
+    assert summary["stopped_by"] == "budget"
+    assert summary["budget"]["usage_source"] == "unavailable"
+    assert kinesis_ids(live_env) == exactly_once(1, 2)

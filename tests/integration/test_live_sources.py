@@ -27,7 +27,7 @@ from chalicelib.ingest.sources.http_stream import StreamRequestError
 from chalicelib.ingest.sources.rules import Rule, RuleRejectedError
 from chalicelib.ingest.sources.v1_stream import V1StreamSource
 from chalicelib.ingest.sources.v2_stream import V2_FIELDS, V2StreamSource
-from tests.paths import own_lines
+from tests.paths import own_lines, shared_fixture
 from tests.support import fake_twitter as ft
 from tests.support.clock import ManualClock, ScriptClock
 from tests.support.fake_twitter import FakeTwitter
@@ -175,6 +175,56 @@ def test_429_backs_off_from_a_minute_and_honours_retry_after(fake: FakeTwitter) 
     source = v2(fake, clock)
     assert tweets_in(list(source.lines())) == [1]
     assert clock.slept == [60, 300]
+
+
+def test_the_fake_answers_too_many_connections_as_x_does() -> None:
+    body = json.loads(shared_fixture("http_429_v2_stream_too_many_connections.json").read_text())
+    assert body == ft.TOO_MANY_CONNECTIONS
+
+
+def test_a_stale_connection_is_cleared_before_connecting(fake: FakeTwitter) -> None:
+    """GIVEN X still counts an earlier run's connection (limit 1) WHEN a run starts
+    THEN it lists, clears it, and its first connection is accepted: no 429, no wait."""
+    fake.stream_limit = 1
+    fake.add_stale_connection()
+    fake.script(ft.V2_FILTER, ft.lines(raw(1)))
+    clock = ScriptClock(fake)
+    source = v2(fake, clock)
+    assert tweets_in(list(source.lines())) == [1]
+    assert [r.method for r in fake.calls(ft.V2_KILL_CONNECTIONS)] == ["DELETE"]
+    assert fake.open_connections() == [] and source.failures == {}
+    assert clock.slept == [] and source.summary()["stale_connections_cleared"] == 1
+
+
+def test_too_many_connections_clears_and_reconnects_within_the_run(fake: FakeTwitter) -> None:
+    """GIVEN a stale connection holds the slot (limit 1) and the start-up check could
+    not list it (GET /2/connections answered 503) WHEN the stream answers 429
+    TooManyConnections THEN the run clears it through DELETE /2/connections/all and
+    reconnects at once, without the 60 s back-off."""
+    fake.stream_limit = 1
+    fake.add_stale_connection()
+    fake.fail_next(ft.V2_CONNECTIONS, ft.status(503))
+    fake.script(ft.V2_FILTER, ft.lines(raw(1)))
+    clock = ScriptClock(fake)
+    source = v2(fake, clock)
+    assert tweets_in(list(source.lines())) == [1]
+    assert source.failures == {"too_many_connections": 1} and source.reconnects == 1
+    assert clock.slept == [] and source.summary()["waits_s"] == []
+    assert source.summary()["stale_connections_cleared"] == 1
+    assert len(fake.calls(ft.V2_KILL_CONNECTIONS)) == 1
+
+
+def test_too_many_connections_that_persists_falls_back_to_the_rate_limit_wait(
+    fake: FakeTwitter,
+) -> None:
+    for _ in range(3):
+        fake.script(ft.V2_FILTER, ft.status(429, ft.TOO_MANY_CONNECTIONS))
+    fake.script(ft.V2_FILTER, ft.lines(raw(1)))
+    clock = ScriptClock(fake, waits_s=60)
+    source = v2(fake, clock)
+    assert tweets_in(list(source.lines())) == [1]
+    assert len(fake.calls(ft.V2_KILL_CONNECTIONS)) == 2  # MAX_STALE_CLEARS, then the wait
+    assert clock.slept == [60] and source.failures == {"too_many_connections": 3}
 
 
 def test_operational_disconnect_reconnects_on_the_network_schedule(fake: FakeTwitter) -> None:
@@ -377,6 +427,24 @@ def test_catch_up_asks_for_exactly_the_gap_and_bounds_its_pages(fake: FakeTwitte
     report = source.summary()["catch_up"]
     assert report["status"] == "truncated" and report["pages"] == 2
     assert report["oldest_id"] == str(checkpoint + 2000)
+    # NOW is 30 minutes after the checkpoint; the rule admits retweets search cannot return.
+    assert report["gap_s"] == 1800.0 and report["rules_admitting_retweets"] == 1
+    assert report["retweets"].startswith("recent search returns no retweets since 2026-05-04")
+
+
+def test_rules_that_exclude_retweets_lost_none_in_the_gap(fake: FakeTwitter) -> None:
+    fake.script(ft.V2_FILTER, ft.lines(raw(1)))
+    source = v2(
+        fake,
+        ScriptClock(fake),
+        rules=[Rule("lakes -is:retweet", "lakes")],
+        since_id=str(snowflake(NOW)),
+        catch_up_delay_s=0,
+        catch_up_pages=1,
+    )
+    list(source.lines())
+    report = source.summary()["catch_up"]
+    assert report["rules_admitting_retweets"] == 0 and report["retweets"] == "excluded_by_rules"
 
 
 def test_catch_up_without_a_checkpoint_or_too_old_is_not_attempted(fake: FakeTwitter) -> None:

@@ -13,6 +13,25 @@ rules endpoint keeps a rule set (rejecting values that contain ``INVALID``),
 recent search serves :attr:`FakeTwitter.tweets`, and every request is
 recorded in :attr:`FakeTwitter.requests`.
 
+Pay-per-use endpoints, in X's documented shapes: ``GET /2/connections`` lists
+:attr:`FakeTwitter.connections` (``endpoint_name``, ``connected_at``, and once
+closed ``disconnected_at`` and ``disconnect_reason``); ``DELETE
+/2/connections/all`` closes the open ones and answers ``{"data":
+{"successful_kills", "failed_kills", "results"}}``. While
+:attr:`FakeTwitter.stream_limit` connections are open there, a stream request
+is answered like X's: HTTP 429 with the ``TooManyConnections`` problem
+(:data:`TOO_MANY_CONNECTIONS`, the shared fixture's body). ``GET
+/2/usage/tweets`` answers ``{"data": {"project_usage": "…", "project_cap":
+"…", "cap_reset_day": …, "project_id": "…"}}`` from
+:attr:`FakeTwitter.project_usage` (what X counted before the run).
+
+Batch compliance: ``POST /2/compliance/jobs`` creates a job whose
+``upload_url`` and ``download_url`` point back here (unauthenticated, like
+X's signed URLs); ``PUT`` the ids to the first, poll ``GET
+/2/compliance/jobs/{id}`` (``in_progress`` once, then ``complete``), and ``GET``
+the second for one JSON line per uploaded id found in
+:attr:`FakeTwitter.compliance` (id → reason), in X's result format.
+
 What a script sends before it goes silent leaves in one write, so a client
 never waits on a half-sent script (a short stall window in a test races
 nothing but the silence it is meant to detect).
@@ -49,6 +68,13 @@ V2_FILTER = "/2/tweets/search/stream"
 V2_SAMPLE = "/2/tweets/sample/stream"
 V2_RULES = "/2/tweets/search/stream/rules"
 V2_SEARCH = "/2/tweets/search/recent"
+V2_CONNECTIONS = "/2/connections"
+V2_KILL_CONNECTIONS = "/2/connections/all"
+V2_USAGE = "/2/usage/tweets"
+V2_COMPLIANCE_JOBS = "/2/compliance/jobs"
+#: Where the fake's signed upload and download URLs point (X's are cloud-storage URLs).
+COMPLIANCE_UPLOAD = "/compliance-storage/upload/"
+COMPLIANCE_DOWNLOAD = "/compliance-storage/download/"
 V1_FILTER = "/1.1/statuses/filter.json"
 STREAM_PATHS = (V2_FILTER, V2_SAMPLE, V1_FILTER)
 #: How long a stream with nothing left to play is held open (the server stops first).
@@ -58,6 +84,14 @@ HOLD_S = 3600.0
 WRITE_BUFFER = 64 * 1024
 
 Action = tuple[str, Any]
+
+#: X's answer to a stream request over the connection limit (the shared fixture's body).
+TOO_MANY_CONNECTIONS: dict[str, str] = {
+    "title": "ConnectionException",
+    "detail": "This stream is currently at the maximum allowed connection limit.",
+    "connection_issue": "TooManyConnections",
+    "type": "https://api.twitter.com/2/problems/streaming-connection",
+}
 
 
 # --- script actions ---------------------------------------------------------------------
@@ -168,6 +202,15 @@ class FakeTwitter:
     rules: dict[str, dict[str, str]] = field(default_factory=dict)
     #: End idle streams once every script is served, instead of holding them open.
     end_when_served: bool = False
+    #: Streaming connections X counts for the app (a stale one has no disconnected_at).
+    connections: list[dict[str, str]] = field(default_factory=list)
+    #: Open :attr:`connections` at which a stream request gets 429 TooManyConnections.
+    stream_limit: int | None = None
+    #: Posts read this billing cycle before the test (``project_usage``).
+    project_usage: int = 0
+    project_cap: int = 3_000_000
+    #: Tweet id → compliance reason (deleted, protected, suspended, …) the jobs report.
+    compliance: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._scripts: dict[str, deque[list[Action]]] = {p: deque() for p in STREAM_PATHS}
@@ -176,6 +219,7 @@ class FakeTwitter:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._next_rule_id = 1_900_000_000_000_000_000
+        self._jobs: dict[str, dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._streams = 0  # stream connections so far (their serial numbers)
@@ -237,6 +281,21 @@ class FakeTwitter:
             }
         )
         self.users.setdefault(author_id, {"id": author_id, "username": f"u{author_id[-4:]}"})
+
+    def add_stale_connection(self, endpoint: str = V2_FILTER) -> None:
+        """A connection X still counts as open although its client is gone."""
+        with self._lock:
+            self.connections.append(
+                {
+                    "endpoint_name": endpoint,
+                    "connected_at": "2026-11-24T05:50:00.000Z",
+                    "client_ip": "192.0.2.10",
+                }
+            )
+
+    def open_connections(self) -> list[dict[str, str]]:
+        with self._lock:
+            return [c for c in self.connections if "disconnected_at" not in c]
 
     def calls(self, path: str) -> list[Recorded]:
         with self._lock:
@@ -378,6 +437,81 @@ class FakeTwitter:
             out["errors"] = errors
         return out
 
+    def _connections_get(self) -> dict[str, Any]:
+        data = [dict(c) for c in self.connections]
+        return {"data": data, "meta": {"result_count": len(data)}}
+
+    def _connections_kill(self) -> dict[str, Any]:
+        killed = [c for c in self.connections if "disconnected_at" not in c]
+        for connection in killed:
+            connection["disconnected_at"] = "2026-11-24T06:00:00.000Z"
+            connection["disconnect_reason"] = "ClientRequestedKill"
+        results = [{"success": True, "endpoint_name": c["endpoint_name"]} for c in killed]
+        return {"data": {"successful_kills": len(killed), "failed_kills": 0, "results": results}}
+
+    def _over_stream_limit(self) -> bool:
+        if self.stream_limit is None:
+            return False
+        with self._lock:
+            return sum("disconnected_at" not in c for c in self.connections) >= self.stream_limit
+
+    def _job_view(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in job.items() if not k.startswith("_")}
+
+    def _job_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        job_id = str(1_372_966_999_991_541_762 + len(self._jobs))
+        job = {
+            "id": job_id,
+            "type": body.get("type", "tweets"),
+            "name": body.get("name", ""),
+            "status": "created",
+            "created_at": "2026-11-24T06:00:00.000Z",
+            "upload_url": f"{self.url}{COMPLIANCE_UPLOAD}{job_id}",
+            "upload_expires_at": "2026-11-24T06:15:00.000Z",
+            "download_url": f"{self.url}{COMPLIANCE_DOWNLOAD}{job_id}",
+            "download_expires_at": "2026-12-01T06:00:00.000Z",
+            "resumable": False,
+            "_ids": [],
+            "_polls": 0,
+        }
+        self._jobs[job_id] = job
+        return {"data": self._job_view(job)}
+
+    def _job_get(self, job_id: str) -> dict[str, Any] | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        if job["status"] in ("created", "in_progress") and job["_ids"]:
+            job["_polls"] += 1
+            job["status"] = "complete" if job["_polls"] > 1 else "in_progress"
+        return {"data": self._job_view(job)}
+
+    def _job_results(self, job_id: str) -> bytes:
+        job = self._jobs[job_id]
+        out = []
+        for tweet_id in job["_ids"]:
+            reason = self.compliance.get(tweet_id)
+            if reason is None:
+                continue
+            result = {
+                "id": tweet_id,
+                "action": "scrub_geo" if reason == "scrub_geo" else "delete",
+                "created_at": "2026-11-24T06:00:00.000Z",
+                "redacted_at": "2026-11-25T06:00:00.000Z",
+                "reason": reason,
+            }
+            out.append(json.dumps(result, separators=(",", ":")).encode() + b"\n")
+        return b"".join(out)
+
+    def _usage(self) -> dict[str, Any]:
+        data = {
+            "project_id": "1369785403853424",
+            "project_cap": str(self.project_cap),
+            "project_usage": str(self.project_usage),
+            "cap_reset_day": 10,
+        }
+        return {"data": data}
+
     def _search(self, query: dict[str, list[str]]) -> dict[str, Any]:
         q = query.get("query", [""])[0]
         since = int(query.get("since_id", ["0"])[0])
@@ -441,6 +575,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve()
 
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
     # --- dispatch ---------------------------------------------------------------------
 
     def _serve(self) -> None:
@@ -454,8 +594,14 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         with fake._lock:
             fake.requests.append(record)
+        if parts.path.startswith("/compliance-storage/"):
+            self._storage(parts.path, body)
+            return
         if not fake._authorized(parts.path, headers):
             self._json(401, {"title": "Unauthorized", "type": "about:blank", "status": 401})
+            return
+        if parts.path in STREAM_PATHS and fake._over_stream_limit():
+            self._json(429, TOO_MANY_CONNECTIONS)
             return
         if parts.path in STREAM_PATHS:
             serial, script = fake._open_stream(parts.path)
@@ -482,8 +628,53 @@ class _Handler(BaseHTTPRequestHandler):
             with fake._lock:
                 answer = fake._rules_post(json.loads(body or b"{}"), dry_run)
             self._json(200, answer)
-        elif parts.path == V2_SEARCH:
+        else:
+            self._rest(parts.path, record)
+
+    def _storage(self, path: str, body: bytes) -> None:
+        """The signed URLs: no bearer token (X's are cloud-storage URLs)."""
+        fake = self.fake
+        job_id = path.rsplit("/", 1)[-1]
+        with fake._lock:
+            job = fake._jobs.get(job_id)
+            if job is not None and path.startswith(COMPLIANCE_UPLOAD) and self.command == "PUT":
+                job["_ids"] = body.decode("ascii").split()
+                answer = b""
+            elif job is not None and path.startswith(COMPLIANCE_DOWNLOAD):
+                answer = fake._job_results(job_id)
+            else:
+                answer = None
+        if answer is None:
+            self._json(404, {"title": "Not Found"})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def _rest(self, path: str, record: Recorded) -> None:
+        fake = self.fake
+        if path == V2_COMPLIANCE_JOBS and self.command == "POST":
+            with fake._lock:
+                answer = fake._job_create(record.json() or {})
+            self._json(200, answer)
+        elif path.startswith(V2_COMPLIANCE_JOBS + "/"):
+            with fake._lock:
+                found = fake._job_get(path.rsplit("/", 1)[-1])
+            self._json(200 if found else 404, found or {"title": "Not Found"})
+        elif path == V2_SEARCH:
             self._json(200, fake._search(record.query))
+        elif path == V2_CONNECTIONS and self.command == "GET":
+            with fake._lock:
+                answer = fake._connections_get()
+            self._json(200, answer)
+        elif path == V2_KILL_CONNECTIONS and self.command == "DELETE":
+            with fake._lock:
+                answer = fake._connections_kill()
+            self._json(200, answer)
+        elif path == V2_USAGE:
+            self._json(200, fake._usage())
         else:
             self._json(404, {"title": "Not Found"})
 

@@ -27,6 +27,7 @@ def terraform_outputs(stage: str = "prod") -> dict[str, Any]:
             f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tweetlake/{stage}/twitter-AbCdEf"
         ),
         "cursor_key_parameter": f"/tweetlake/{stage}/api-cursor-key",
+        "x_post_budget": 1000000,
         "lambda_role_arns": {
             "ingest": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-ingest",
             "consume": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-consume",

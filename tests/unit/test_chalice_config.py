@@ -75,6 +75,8 @@ def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
         "arn:aws:secretsmanager:"
     )
     assert "TWEETLAKE_TWITTER_SECRET" not in functions["consume"].get("environment_variables", {})
+    # The run's post budget is the number the 80 % alarm was built from.
+    assert functions["ingest"]["environment_variables"]["TWEETLAKE_X_POST_BUDGET"] == "1000000"
     api_env = functions["api_handler"]["environment_variables"]
     assert api_env["TWEETLAKE_CURSOR_KEY_PARAMETER"] == "/tweetlake/prod/api-cursor-key"
     env = stage_environment("prod", config_path)

@@ -31,9 +31,16 @@ def test_values_are_parsed() -> None:
             "TWEETLAKE_SYNTHETIC_SEED": "9",
             "TWEETLAKE_SYNTHETIC_RATE": "0",
             "TWEETLAKE_SYNTHETIC_LIMIT": "1000",
+            "TWEETLAKE_X_POST_BUDGET": "1000000",
         }
     )
-    assert settings == IngestSettings(45.0, 0.2, "s3://bucket/replay/day.jsonl", 9, 0.0, 1000)
+    assert settings == IngestSettings(
+        45.0, 0.2, "s3://bucket/replay/day.jsonl", 9, 0.0, 1000, 1_000_000
+    )
+
+
+def test_the_post_budget_defaults_to_the_pay_per_use_cap() -> None:
+    assert load_ingest_settings({}).post_budget == 3_000_000
 
 
 @pytest.mark.parametrize(
@@ -46,6 +53,8 @@ def test_values_are_parsed() -> None:
         ("TWEETLAKE_SYNTHETIC_SEED", "1.5"),
         ("TWEETLAKE_SYNTHETIC_LIMIT", "-3"),
         ("TWEETLAKE_REPLAY_URI", "s3://bucket-only"),
+        ("TWEETLAKE_X_POST_BUDGET", "3M"),
+        ("TWEETLAKE_X_POST_BUDGET", "0"),
     ],
 )
 def test_malformed_values_name_the_variable(variable: str, value: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.ingest.budget import CYCLE_METRIC, PAY_PER_USE_CAP
 from tests.terraform.model import attributes, load_module, tfvars
 
 
@@ -45,10 +46,14 @@ def test_lifecycle_expires_scratch_zones_and_cools_raw() -> None:
     assert "curated/" not in by_prefix  # the table's data is kept
 
 
-def test_the_stream_keeps_a_week_and_is_encrypted() -> None:
+def test_the_stream_is_one_shard_keeps_a_day_and_is_encrypted() -> None:
+    """The cheapest stream that takes pay-per-use's 250 posts/s (docs/cost.md); 24 h is
+    in the shard price, and what expires is still in raw/ for a backfill."""
     stream = _resource("aws_kinesis_stream", "tweets")
     assert stream["encryption_type"] == "KMS"
-    assert load_module().variable_defaults()["stream_retention_hours"] == 168
+    defaults = load_module().variable_defaults()
+    assert defaults["stream_retention_hours"] == 24
+    assert (defaults["stream_mode"], defaults["stream_shard_count"]) == ("PROVISIONED", 1)
 
 
 def test_the_secret_value_never_enters_terraform() -> None:
@@ -98,6 +103,19 @@ def test_the_alarms_watch_lag_functions_lake_and_quarantine() -> None:
     (query,) = alarms["quarantine"]["metric_query"]
     expression = evaluator.eval_text(f'"{query["expression"]}"')
     assert expression == "SELECT SUM(Quarantined) FROM tweetlake"
+
+
+def test_the_post_budget_alarm_fires_at_80_percent_of_the_budget_the_run_uses() -> None:
+    alarm = _alarms()["x_post_budget"]
+    assert (alarm["namespace"], alarm["metric_name"]) == (
+        "${local.metrics_namespace}",
+        "XPostsReadThisCycle",
+    )
+    evaluator = load_module().evaluator(tfvars("prod"))
+    assert evaluator.eval_text(f'"{alarm["threshold"]}"') == 2_400_000
+    assert alarm["dimensions"] == {"stage": "${var.stage}"}  # the run's EMF dimension
+    assert load_module().variable_defaults()["x_post_budget"] == PAY_PER_USE_CAP
+    assert CYCLE_METRIC == "XPostsReadThisCycle"
 
 
 def test_log_groups_exist_for_every_chalice_function() -> None:

@@ -13,11 +13,19 @@ Results are re-shaped as stream lines (``data``, ``includes.users`` with the
 author, ``matching_rules`` naming the rule that found it), deduplicated by
 id across rules, and emitted oldest first. Overlap with the live stream is
 expected and harmless: the consumer collapses duplicates on ``hash_line``.
+
+What it cannot recover: since 2026-05-04 recent search returns no retweets,
+so a retweet posted in the gap is lost for good. The catch-up cannot count
+those retweets (nothing lists them), so it reports what it can tell: that
+retweets are not recoverable, how many of the rules admit retweets (a rule
+with ``-is:retweet`` never wanted them: nothing lost there), and how long
+the gap was (``gap_s``, from the checkpoint's tweet time to the search).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +35,8 @@ from chalicelib.ingest.sources.reconnect import Deadline
 from chalicelib.ingest.sources.rules import ActiveRule
 from chalicelib.ingest.sources.v2_rest import RateLimitedError, V2Rest
 
+log = logging.getLogger(__name__)
+
 SEARCH_PATH = "/2/tweets/search/recent"
 TWITTER_EPOCH_MS = 1288834974657
 SEARCH_WINDOW = timedelta(days=7)
@@ -34,6 +44,12 @@ SEARCH_WINDOW = timedelta(days=7)
 WINDOW_MARGIN = timedelta(minutes=5)
 PAGE_SIZE = 100
 DEFAULT_MAX_PAGES = 10
+#: From this day on recent search returns no retweets (X's changelog).
+SEARCH_WITHOUT_RETWEETS_SINCE = datetime(2026, 5, 4, tzinfo=UTC)
+RETWEETS_NOT_RECOVERABLE = (
+    "recent search returns no retweets since 2026-05-04: retweets posted in the gap are "
+    "not recovered"
+)
 
 
 def tweet_time(tweet_id: str) -> datetime | None:
@@ -67,9 +83,14 @@ class CatchUpReport:
     newest_id: str | None = None
     detail: str = ""
     queries: list[str] = field(default_factory=list)
+    #: Seconds from the checkpoint's tweet to the search: the gap the stream did not see.
+    gap_s: float | None = None
+    #: Rules without ``-is:retweet``: each may have matched retweets search cannot return.
+    rules_admitting_retweets: int = 0
+    retweets: str | None = None
 
     def summary(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "status": self.status,
             "since_id": self.since_id,
             "pages": self.pages,
@@ -79,6 +100,10 @@ class CatchUpReport:
         }
         if self.detail:
             out["detail"] = self.detail
+        if self.retweets is not None:
+            out["gap_s"] = self.gap_s
+            out["rules_admitting_retweets"] = self.rules_admitting_retweets
+            out["retweets"] = self.retweets
         return out
 
 
@@ -114,6 +139,7 @@ class CatchUp:
                 "covers 7 days, so that gap was not attempted"
             )
             return
+        self._report_retweet_loss(created)
         found: dict[int, tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]] = {}
         report.status = "done"
         try:
@@ -134,6 +160,23 @@ class CatchUp:
                 "matching_rules": matched,
             }
             yield json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _report_retweet_loss(self, gap_start: datetime) -> None:
+        """Say what search cannot bring back; a rule excluding retweets lost none."""
+        now = self.now()
+        if now < SEARCH_WITHOUT_RETWEETS_SINCE:
+            return
+        admitting = [r for r in self.rules if "-is:retweet" not in r.value]
+        self.report.gap_s = round((now - gap_start).total_seconds(), 3)
+        self.report.rules_admitting_retweets = len(admitting)
+        self.report.retweets = RETWEETS_NOT_RECOVERABLE if admitting else "excluded_by_rules"
+        if admitting:
+            log.warning(
+                "catch-up: %s (%d rule(s) admit retweets; gap %.0f s)",
+                RETWEETS_NOT_RECOVERABLE,
+                len(admitting),
+                self.report.gap_s,
+            )
 
     def _search(self, rule: ActiveRule, found: dict[int, Any]) -> bool:
         """All pages for one rule within the budget; False when the budget or time ran out."""

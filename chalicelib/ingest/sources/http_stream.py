@@ -189,6 +189,16 @@ class HttpStreamSource:
         """Called between reads and waits; v2 runs its catch-up from here."""
         return iter(())
 
+    def _clear_stale_connections(self) -> bool:
+        """Free the stream slot after ``TooManyConnections``; True: reconnect without waiting."""
+        return False
+
+    def _rate_limit_kind(self, response: requests.Response) -> Failure:
+        """Which 429 this is: only X's ``TooManyConnections`` problem is told apart."""
+        if response.status_code == 429 and "TooManyConnections" in error_detail(response, 4096):
+            return Failure.TOO_MANY_CONNECTIONS
+        return Failure.RATE_LIMIT
+
     # --- the loop ---------------------------------------------------------------------
 
     def _running(self) -> bool:
@@ -202,6 +212,9 @@ class HttpStreamSource:
             self.failures[failure.value] += 1
             log.info("stream %s ended: %s; reconnecting", self.source_api, failure.value)
             yield from self._between()
+            if failure is Failure.TOO_MANY_CONNECTIONS and self._clear_stale_connections():
+                self._reconnects += 1
+                continue
             if not self.policy.wait(failure, wait_hint) or not self._running():
                 return
             yield from self._between()
@@ -227,7 +240,7 @@ class HttpStreamSource:
             if status in (401, 403):
                 raise CredentialRejectedError(self.credential_label, status, error_detail(response))
             if status in (420, 429):
-                return Failure.RATE_LIMIT, retry_after(response)
+                return self._rate_limit_kind(response), retry_after(response)
             if status in NOT_RETRYABLE:
                 raise StreamRequestError(
                     f"{self.source_api} stream refused the request with HTTP {status}: "

@@ -10,7 +10,12 @@ disconnections`` in the filtered-stream guide, the same table as v1.1's):
   doubling, at most 320 s;
 * rate limits (HTTP 429, and v1.1's 420 "Enhance Your Calm"): exponential
   from 60 s, doubling. X names no ceiling; ours is 960 s, and the run's
-  deadline caps every wait anyway.
+  deadline caps every wait anyway;
+* a 429 ``TooManyConnections`` is the one 429 that waiting does not cure
+  quickly: the slot is held by a connection X has not noticed is dead (an
+  earlier run's, cut by the Lambda timeout). The v2 source clears it through
+  the Connections API and reconnects without waiting; only when it cannot
+  (or it already did, twice, this run) does the rate-limit schedule apply.
 
 Each kind counts its own consecutive failures and every count restarts once a
 connection delivers data again, so one bad minute does not make the next run
@@ -39,6 +44,10 @@ class Failure(Enum):
     OPERATIONAL_DISCONNECT = "operational_disconnect"
     HTTP = "http"
     RATE_LIMIT = "rate_limit"
+    #: HTTP 429 ``TooManyConnections``: the app's stream slot is taken, often by a stale
+    #: connection of an earlier run. A source that can clear it reconnects at once;
+    #: otherwise it waits like any rate limit.
+    TOO_MANY_CONNECTIONS = "too_many_connections"
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ _SCHEDULE_OF = {
     Failure.OPERATIONAL_DISCONNECT: NETWORK_SCHEDULE,
     Failure.HTTP: HTTP_SCHEDULE,
     Failure.RATE_LIMIT: RATE_LIMIT_SCHEDULE,
+    Failure.TOO_MANY_CONNECTIONS: RATE_LIMIT_SCHEDULE,
 }
 
 

@@ -1,4 +1,4 @@
-"""X API v2 REST calls (stream rules, recent search) through twython's REST client.
+"""X API v2 REST calls (stream rules, recent search, connections, usage) through twython.
 
 twython 3.9.1's ``Twython`` already does what these calls need: a
 ``requests`` session with an OAuth 2 bearer header, parameter encoding
@@ -27,6 +27,9 @@ from chalicelib.ingest.sources.reconnect import Deadline
 
 DEFAULT_API_URL = "https://api.x.com"
 REST_TIMEOUT_S = 15.0
+CONNECTIONS_PATH = "/2/connections"
+KILL_CONNECTIONS_PATH = "/2/connections/all"
+USAGE_PATH = "/2/usage/tweets"
 
 
 class V2RestError(RuntimeError):
@@ -99,6 +102,33 @@ class V2Rest(Twython):
         if not isinstance(content, dict):
             raise V2RestError(f"{method} {path}: expected a JSON object, got {type(content)}")
         return content
+
+    def active_connections(self) -> list[dict[str, Any]]:
+        """The app's streaming connections X still counts as open (no ``disconnected_at``).
+
+        ``GET /2/connections`` lists active and past connections, each with
+        ``endpoint_name``, ``connected_at`` and, once closed, ``disconnected_at``
+        and ``disconnect_reason``.
+        """
+        data = self.call(CONNECTIONS_PATH).get("data") or []
+        return [c for c in data if isinstance(c, dict) and not c.get("disconnected_at")]
+
+    def kill_all_connections(self) -> int:
+        """``DELETE /2/connections/all``: end every streaming connection of the app.
+
+        X's documented use: "resolve TooManyConnections errors and clean up stale
+        connections without waiting for timeouts". Returns ``successful_kills``.
+        """
+        data = self.call(KILL_CONNECTIONS_PATH, "DELETE").get("data") or {}
+        return int(data.get("successful_kills") or 0)
+
+    def cycle_usage(self) -> int:
+        """Posts the project read this billing cycle: ``data.project_usage`` (a string)."""
+        data = self.call(USAGE_PATH).get("data") or {}
+        try:
+            return int(data["project_usage"])
+        except (KeyError, TypeError, ValueError):
+            raise V2RestError(f"{USAGE_PATH}: no project_usage in {data!r}"[:400]) from None
 
     def _translate(self, exc: TwythonError, path: str) -> Exception:
         status = getattr(exc, "error_code", None)

@@ -15,10 +15,20 @@ On start the source syncs the configured rules (filter stream only). After
 in between stream reads: the stream is connected first, so search only has to
 cover up to a moment the stream already covers, and waiting a little lets
 search index the tweets of the seconds before the connection.
+
+Stale connections: pay-per-use allows one stream connection per app, and a run
+cut off by the Lambda timeout can leave X counting a connection nobody reads.
+Before its first connection the source asks ``GET /2/connections`` and, if
+one is still open, ends it with ``DELETE /2/connections/all``; a ``429
+TooManyConnections`` later in the run does the same and reconnects at once
+instead of waiting the 60 s+ rate-limit back-off (at most
+``MAX_STALE_CLEARS`` times a run, so two deployments fighting over the slot
+fall back to the back-off instead of evicting each other in a loop).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -26,14 +36,18 @@ from typing import Any
 import requests
 
 from chalicelib.ingest.sources.catchup import PAGE_SIZE, CatchUp
-from chalicelib.ingest.sources.credentials import Secret
+from chalicelib.ingest.sources.credentials import CredentialRejectedError, Secret
 from chalicelib.ingest.sources.http_stream import BearerAuth, HttpStreamSource
 from chalicelib.ingest.sources.reconnect import Failure
 from chalicelib.ingest.sources.rules import Rule, RulesSync, sync_rules
-from chalicelib.ingest.sources.v2_rest import DEFAULT_API_URL, V2Rest
+from chalicelib.ingest.sources.v2_rest import DEFAULT_API_URL, V2Rest, V2RestError
+
+log = logging.getLogger(__name__)
 
 FILTER_PATH = "/2/tweets/search/stream"
 SAMPLE_PATH = "/2/tweets/sample/stream"
+#: Clears of the stream slot a run may do; beyond, TooManyConnections waits like a 429.
+MAX_STALE_CLEARS = 2
 
 #: What the envelope needs: by default a v2 line has only id, text and edit history.
 V2_FIELDS: dict[str, str] = {
@@ -85,6 +99,8 @@ class V2StreamSource(HttpStreamSource):
         self.rules_sync: RulesSync | None = None
         self.catch_up: CatchUp | None = None
         self._catch_up_at: float | None = None
+        self.stale_cleared = 0
+        self._clears = 0
 
     def __repr__(self) -> str:
         return f"V2StreamSource({self.api_url!r}, {self.stream!r})"
@@ -95,9 +111,48 @@ class V2StreamSource(HttpStreamSource):
             out["rules"] = self.rules_sync.summary()
         if self.catch_up is not None:
             out["catch_up"] = self.catch_up.report.summary()
+        out["stale_connections_cleared"] = self.stale_cleared
         return out
 
+    def cycle_usage(self) -> int | None:
+        """X's count of posts read this billing cycle (the post budget's start), or None."""
+        try:
+            return self.rest.cycle_usage()
+        except (V2RestError, CredentialRejectedError) as exc:
+            log.warning("could not read X usage: %s", exc)
+            return None
+
+    def _clear_stale_connections(self) -> bool:
+        """After ``TooManyConnections``: end the app's connections, reconnect without waiting."""
+        if self._clears >= MAX_STALE_CLEARS:
+            return False
+        self._clears += 1
+        return self._kill_connections("TooManyConnections")
+
+    def _kill_connections(self, why: str) -> bool:
+        try:
+            killed = self.rest.kill_all_connections()
+        except (V2RestError, CredentialRejectedError) as exc:
+            log.warning("could not clear stale stream connections (%s): %s", why, exc)
+            return False
+        self.stale_cleared += killed
+        log.info("cleared %d stale stream connection(s) (%s)", killed, why)
+        return True
+
+    def _clear_before_connecting(self) -> None:
+        """One REST call a run; clears only when X still counts an open connection."""
+        try:
+            active = self.rest.active_connections()
+        except (V2RestError, CredentialRejectedError) as exc:
+            # A plan without the Connections API (or a token the stream will refuse
+            # anyway, with the better message) must not stop the run here.
+            log.warning("could not list stream connections: %s", exc)
+            return
+        if active:
+            self._kill_connections(f"{len(active)} open before connecting")
+
     def _before_stream(self) -> Iterator[bytes]:
+        self._clear_before_connecting()
         active = []
         if self.stream == "filter" and self.rules is not None:
             self.rules_sync = sync_rules(self.rest, self.rules)

@@ -1,0 +1,1 @@
+"""X batch compliance: learn which stored tweets X has since deleted, protected or suspended."""

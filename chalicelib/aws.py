@@ -89,6 +89,14 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → ``(bucket, key)``; raises ValueError when malformed."""
+    bucket, key = split_s3_uri(uri)
+    if not key:
+        raise ValueError(f"an s3:// URI needs a bucket and a key: {uri!r}")
+    return bucket, key
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests that switch endpoints or credentials)."""
     with _lock:

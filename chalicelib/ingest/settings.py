@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.aws import parse_s3_uri
 from chalicelib.config import ConfigError, env_integer, env_number
 from chalicelib.ingest.budget import BUDGET_SETTING, PAY_PER_USE_CAP
-from chalicelib.ingest.sources.replay import parse_s3_uri
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.aws import parse_s3_uri
 from chalicelib.envelope.normalize import normalize_line
 from chalicelib.ingest.sources.replay import (
     ReplaySource,
-    parse_s3_uri,
     split_lines,
     unwrap_envelope,
 )

@@ -18,18 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
-from chalicelib.aws import split_s3_uri
+from chalicelib.aws import parse_s3_uri
 from chalicelib.ingest.sources.base import LocalSource
 
 CHUNK_BYTES = 256 * 1024
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → ``(bucket, key)``; raises ValueError when malformed."""
-    bucket, key = split_s3_uri(uri)
-    if not key:
-        raise ValueError(f"an s3:// URI needs a bucket and a key: {uri!r}")
-    return bucket, key
 
 
 class Readable(Protocol):

@@ -230,10 +230,10 @@ def _resolve(imported: str, known: set[str]) -> set[str]:
     return found
 
 
-def _app_functions(app_path: Path, package: str, known: set[str]) -> dict[str, set[str]]:
-    tree = ast.parse(app_path.read_text(encoding="utf-8"))
+def _aliases(nodes: Iterable[ast.AST], package: str, known: set[str]) -> dict[str, str]:
+    """Local name -> module of ``package`` for the import statements among ``nodes``."""
     aliases: dict[str, str] = {}
-    for node in tree.body:
+    for node in nodes:
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == package:
             for alias in node.names:
                 full = f"{node.module}.{alias.name}"
@@ -242,21 +242,34 @@ def _app_functions(app_path: Path, package: str, known: set[str]) -> dict[str, s
             for alias in node.names:
                 if alias.name.split(".")[0] == package:
                     aliases[alias.asname or alias.name.split(".")[0]] = alias.name
+    return aliases
+
+
+def _function_name(node: ast.FunctionDef, deco: ast.Call) -> str:
+    """The Lambda function a Chalice decorator puts ``node`` in."""
+    assert isinstance(deco.func, ast.Attribute)
+    if deco.func.attr == "route":
+        return "api_handler"
+    named = next((k.value for k in deco.keywords if k.arg == "name"), None)
+    return _literal(named) or node.name
+
+
+def _app_functions(app_path: Path, package: str, known: set[str]) -> dict[str, set[str]]:
+    """Each Lambda function's starting modules: what its handlers name, imported at the
+    top of app.py or inside the handler (a lazy import keeps it off the others' cold start)."""
+    tree = ast.parse(app_path.read_text(encoding="utf-8"))
+    top = _aliases(tree.body, package, known)
     roots: dict[str, set[str]] = {}
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
             continue
+        aliases = {**top, **_aliases(ast.walk(node), package, known)}
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         for deco in node.decorator_list:
-            if not (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute)):
-                continue
-            kind = deco.func.attr
-            if kind == "route":
-                function = "api_handler"
-            else:
-                named = next((k.value for k in deco.keywords if k.arg == "name"), None)
-                function = _literal(named) or node.name
-            used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            roots.setdefault(function, set()).update(aliases[u] for u in used if u in aliases)
+            if isinstance(deco, ast.Call) and isinstance(deco.func, ast.Attribute):
+                roots.setdefault(_function_name(node, deco), set()).update(
+                    aliases[u] for u in used if u in aliases
+                )
     return roots
 
 

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 DEFAULT_LAKE_DIR = Path(".tweetlake") / "lake"
 RAW_PREFIX = "raw/"
 CURATED_PREFIX = "curated/"
+QUARANTINE_PREFIX = "quarantine/"
 ERROR_PREFIX = "firehose-errors/"
 # Small local buffers so files appear within seconds (AWS: 1-128 MiB, 0-900 s;
 # format conversion wants at least 64 MiB).
@@ -81,6 +82,37 @@ class DirSink:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(body)
         os.replace(tmp, path)
+
+
+class MirroredS3:
+    """An S3 client that also copies what it puts under ``prefixes`` to ``mirror``.
+
+    The ingest run and the consumer write the quarantine through the S3 client
+    they are given (:mod:`chalicelib.quarantine`); locally they are given this
+    one, so quarantined records land in the lake folder beside ``raw/`` and
+    ``curated/`` and outlive the emulated bucket, which lives in moto's memory.
+    The bucket is written first: a failed put copies nothing.
+    """
+
+    def __init__(self, client: Any, mirror: Sink, prefixes: tuple[str, ...]) -> None:
+        self._client = client
+        self._mirror = mirror
+        self._prefixes = prefixes
+
+    def put_object(self, **kwargs: Any) -> Any:
+        response = self._client.put_object(**kwargs)
+        key, body = kwargs.get("Key", ""), kwargs.get("Body", b"")
+        if key.startswith(self._prefixes):
+            self._mirror.put(key, body if isinstance(body, bytes) else body.encode("utf-8"))
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def quarantine_mirror(client: Any, lake_dir: Path) -> MirroredS3:
+    """``client`` with the quarantine copied under ``lake_dir/quarantine/``."""
+    return MirroredS3(client, DirSink(lake_dir), (QUARANTINE_PREFIX,))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ HTTP; the lake it writes is read back with DuckDB and the ``sql`` subcommand.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -341,7 +342,22 @@ def test_until_drained_replay_prints_exact_counts(
         f"{files} raw, {files} Parquet, 0 conversion-error ({2 * files})"
     )
     assert run.lines[-1] == "stopped cleanly"
+    assert_quarantined_on_disk(lake, fixture)
     assert_nothing_left(run)
+
+
+def assert_quarantined_on_disk(lake: Path, fixture: Path) -> None:
+    """The cut line is on disk under ``quarantine/``, its exact bytes with a reason, after
+    the run stopped (the emulated bucket it was also written to is gone by then)."""
+    cut = fixture.read_bytes().split(b"\r\n")[-2]  # the last line, without its CRLF
+    assert cut == b'{"data":{"id":"1992360000000000001","text":"Morning mist ove'
+    objects = sorted((lake / "quarantine").rglob("*.jsonl"))
+    entries = [json.loads(line) for path in objects for line in path.read_bytes().splitlines()]
+    assert len(entries) == 1, objects
+    assert re.fullmatch(r"dt=\d{4}-\d{2}-\d{2}", objects[0].parent.name)
+    assert objects[0].name.startswith("producer-")
+    assert base64.b64decode(entries[0]["data_b64"]) == cut
+    assert entries[0]["reason"].startswith("not JSON: Unterminated string")
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from tweetlake_local.firehose import (
     StreamRecord,
     curated_delivery,
     partition,
+    quarantine_mirror,
     raw_delivery,
 )
 
@@ -145,3 +146,33 @@ def test_a_buffer_of_only_bad_records_writes_only_an_error_object() -> None:
 def test_dir_sink_leaves_no_temporary_files(tmp_path: Path) -> None:
     DirSink(tmp_path).put("raw/dt=2026-11-24/hour=06/a.gz", b"x")
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["a.gz"]
+
+
+@dataclass
+class RecordingS3:
+    """The S3 calls the wrapped client receives (put_object, and any other by name)."""
+
+    puts: list[dict[str, object]] = field(default_factory=list)
+
+    def put_object(self, **kwargs: object) -> dict[str, str]:
+        self.puts.append(kwargs)
+        return {"ETag": "x"}
+
+    def head_bucket(self, **kwargs: object) -> dict[str, object]:
+        return {"asked": kwargs}
+
+
+def test_quarantine_mirror_copies_quarantine_objects_only(tmp_path: Path) -> None:
+    """GIVEN the S3 client the local mode hands the ingest run and the consumer WHEN they put
+    a quarantine object and another object THEN both reach the bucket, only the quarantine
+    object is copied under the lake folder, byte for byte, and other calls pass through."""
+    inner = RecordingS3()
+    s3 = quarantine_mirror(inner, tmp_path)
+    body = b'{"reason":"not JSON","data_b64":"/w=="}\n'
+    key = "quarantine/dt=2026-11-24/consumer-shardId-0-1.jsonl"
+    assert s3.put_object(Bucket="b", Key=key, Body=body) == {"ETag": "x"}
+    s3.put_object(Bucket="b", Key="replay/input.jsonl", Body=b"x")
+    assert [p["Key"] for p in inner.puts] == [key, "replay/input.jsonl"]
+    assert (tmp_path / key).read_bytes() == body
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == [key]
+    assert s3.head_bucket(Bucket="b") == {"asked": {"Bucket": "b"}}

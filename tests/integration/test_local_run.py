@@ -330,16 +330,20 @@ def test_until_drained_replay_prints_exact_counts(
     assert summary["notice types"] == "operational_disconnect 1"
     assert summary["quarantined"] == "1"  # the cut line (ingest)
     assert summary["note"].startswith("stored counts tweets written once; the API shows")
-    # One file per zone and arrival hour: a run that crosses an hour writes two of each.
+    # Raw: one file per arrival hour (a run that crosses an hour writes two). Curated: one
+    # per hour the tweets were posted, whenever they arrive: five at 06:0x on 2026-11-24,
+    # and the one without a time at its Snowflake id's, 2025-11-22T22.
     lake = tmp_path / "home" / "lake"
     raw = sorted(f.parent.relative_to(lake / "raw") for f in (lake / "raw").rglob("*.gz"))
-    curated = sorted(
-        f.parent.relative_to(lake / "curated") for f in (lake / "curated").rglob("*.parquet")
-    )
-    assert raw == curated == sorted(set(raw)) and len(raw) in (1, 2)
-    files = len(raw)
+    curated = [f.relative_to(lake / "curated") for f in (lake / "curated").rglob("*.parquet")]
+    assert raw == sorted(set(raw)) and len(raw) in (1, 2)
+    assert sorted({c.parent.as_posix() for c in curated}) == [
+        "dt=2025-11-22/hour=22",
+        "dt=2026-11-24/hour=06",
+    ]
+    files = len(raw) + len(curated)
     assert summary["files written"] == (
-        f"{files} raw, {files} Parquet, 0 conversion-error ({2 * files})"
+        f"{len(raw)} raw, {len(curated)} Parquet, 0 conversion-error ({files})"
     )
     assert run.lines[-1] == "stopped cleanly"
     assert_quarantined_on_disk(lake, fixture)

@@ -350,6 +350,48 @@ def test_until_drained_replay_prints_exact_counts(
     assert_nothing_left(run)
 
 
+@pytest.mark.slow
+def test_replayed_old_tweets_land_in_the_day_they_were_posted(
+    tmp_path: Path, local_runs: list[LocalRun]
+) -> None:
+    """GIVEN a v2 replay file with a tweet posted 2018-12-31T23:59:59Z and one claiming
+    2005 (before X existed) WHEN replayed today with --until-drained THEN the first is in
+    curated/dt=2018-12-31/hour=23, the second in dt=unknown/hour=unknown, and the named
+    queries' table (the sql view) shows the first by its day and not the second."""
+    lines = [
+        {"data": {"id": "1992360000000000101", "text": "new year", "author_id": "7",
+                  "created_at": "2018-12-31T23:59:59.000Z"}},
+        {"data": {"id": "1992360000000000102", "text": "too early", "author_id": "7",
+                  "created_at": "2005-06-01T00:00:00.000Z"}},
+    ]  # fmt: skip
+    replay = tmp_path / "old.jsonl"
+    replay.write_text("".join(json.dumps(line) + "\r\n" for line in lines))
+    run = start_local(tmp_path / "home", "--replay", str(replay), "--until-drained")
+    local_runs.append(run)
+    assert run.finish(120) == 0, run.output
+    lake = tmp_path / "home" / "lake"
+    con = duckdb.connect()
+    placed = {
+        p.parent.relative_to(lake / "curated").as_posix(): [
+            r[0] for r in con.execute("SELECT tweet_id FROM read_parquet(?)", [str(p)]).fetchall()
+        ]
+        for p in (lake / "curated").rglob("*.parquet")
+    }
+    assert placed == {
+        "dt=2018-12-31/hour=23": ["1992360000000000101"],
+        "dt=unknown/hour=unknown": ["1992360000000000102"],
+    }
+    shown = subprocess.run(
+        [sys.executable, "-m", "tweetlake_local", "sql", "--lake", str(lake),
+         "SELECT dt, hour, tweet_id FROM tweets"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "2018-12-31  23    1992360000000000101" in shown.stdout, shown.stdout
+    assert "1992360000000000102" not in shown.stdout
+    assert_nothing_left(run)
+
+
 def assert_quarantined_on_disk(lake: Path, fixture: Path) -> None:
     """The cut line is on disk under ``quarantine/``, its exact bytes with a reason, after
     the run stopped (the emulated bucket it was also written to is gone by then)."""

@@ -11,13 +11,14 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.envelope.schema import SCHEMA_PATH, glue_columns, lake_fields
+from tests.support.child_clock import child_now
 from tests.terraform.binary import run
 from tests.terraform.evaluate import Ref
 from tests.terraform.model import TERRAFORM_DIR, load_module, tfvars
@@ -268,8 +269,7 @@ def test_the_lake_names_follow_the_stage_convention() -> None:
     assert not isinstance(evaluator.local("glue_database"), Ref)
 
 
-def _jq_cases() -> list[object]:
-    now = datetime.now(UTC)
+def _jq_cases(now: datetime) -> list[object]:
     return [
         "2018-12-31T23:59:59.000Z",
         None,
@@ -289,12 +289,13 @@ def test_the_jq_query_partitions_as_the_local_emulation_does() -> None:
     future times WHEN jq 1.6 runs the Terraform query on them THEN each gets the partition
     the local emulation gives it (arrival = now, as Firehose's now is)."""
     query = load_module().evaluator(tfvars("prod")).local("creation_partition_query")
-    for created_at in _jq_cases():
+    now = child_now()  # jq runs as a child, on the real clock
+    for created_at in _jq_cases(now):
         envelope = {"kind": "tweet"} if created_at is None else {"created_at": created_at}
         data = json.dumps(envelope).encode()
         result = subprocess.run(
             ["jq", "-c", query], input=data, capture_output=True, check=True, timeout=10
         )
         keys = json.loads(result.stdout)
-        local = creation_partition(StreamRecord(data, "shardId-0", "1", datetime.now(UTC)))
+        local = creation_partition(StreamRecord(data, "shardId-0", "1", now))
         assert f"dt={keys['dt']}/hour={keys['hour']}/" == local, created_at

@@ -1,4 +1,4 @@
--- Share of tweets per detected language (null counted as 'und'), last 7 days of arrivals.
+-- Share of tweets per detected language (null counted as 'und'), tweets posted in the last 7 days.
 SELECT
   coalesce(lang, 'und') AS lang,
   count(DISTINCT tweet_id) AS tweets,

@@ -1,4 +1,4 @@
--- The 20 most active authors in the last 7 days of arrivals, with their latest handle.
+-- The 20 most active authors by tweets posted in the last 7 days, with their latest handle.
 SELECT
   author.id AS author_id,
   max_by(author.screen_name, created_at) AS screen_name,

@@ -1,4 +1,4 @@
--- The 20 most used hashtags (case-insensitive) in tweets that arrived in the last 7 days.
+-- The 20 most used hashtags (case-insensitive) in tweets posted in the last 7 days.
 SELECT
   lower(h) AS hashtag,
   count(DISTINCT tweet_id) AS tweets

@@ -1,4 +1,4 @@
--- Shares of retweets, quotes, replies and original tweets, last 7 days of arrivals.
+-- Shares of retweets, quotes, replies and original tweets, tweets posted in the last 7 days.
 -- A tweet counts once, as the first of retweet > quote > reply that applies.
 SELECT
   CASE

@@ -1,5 +1,5 @@
--- Tweets per hour of posting (UTC), over what arrived in the last 7 days.
--- dt is the arrival partition, so the predicate prunes the scan to 7 days of files;
+-- Tweets per hour of posting (UTC), over the last 7 days.
+-- dt is the day of posting (UTC), so the predicate prunes the scan to 7 days of files;
 -- distinct ids because delivery is at-least-once (a tweet can be in the lake twice).
 SELECT
   date_trunc('hour', created_at) AS hour_utc,

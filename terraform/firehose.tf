@@ -9,7 +9,9 @@
 # source records, untouched, to raw/ (s3_backup_mode = "Enabled"). Each
 # record is newline-terminated by the producer, so raw/ is JSON lines.
 # Trade-off: the two zones share one delivery stream's fate and settings (the
-# raw backup has its own buffering and compression, below).
+# raw backup has its own buffering and compression, below). The curated zone is
+# dynamically partitioned by the tweet's creation time; the backup is not (it
+# keeps arrival-time partitions: what arrived when, for backfills and purges).
 
 resource "aws_cloudwatch_log_group" "firehose" {
   #checkov:skip=CKV_AWS_158:Encrypted with the CloudWatch Logs service key; a customer managed key needs a key policy for the logs service for no gain here.
@@ -43,11 +45,36 @@ resource "aws_kinesis_firehose_delivery_stream" "lake" {
     role_arn   = aws_iam_role.firehose.arn
     bucket_arn = aws_s3_bucket.lake.arn
 
-    # Arrival-time partitions, Hive style; failures go outside the table path.
-    prefix              = "${local.curated_prefix}${local.time_partitions}"
+    # Creation-time partitions, Hive style, from the JQ query (locals.tf);
+    # failures go outside the table path, by arrival time (an error prefix
+    # cannot use partitionKeyFromQuery).
+    prefix              = "${local.curated_prefix}${local.creation_partitions}"
     error_output_prefix = "${local.errors_prefix}curated/!{firehose:error-output-type}/${local.time_partitions}"
 
-    # Format conversion needs a buffer of at least 64 MiB (variable checks).
+    dynamic_partitioning_configuration {
+      enabled = true
+    }
+
+    processing_configuration {
+      enabled = true
+
+      processors {
+        type = "MetadataExtraction"
+
+        parameters {
+          parameter_name  = "MetadataExtractionQuery"
+          parameter_value = local.creation_partition_query
+        }
+
+        parameters {
+          parameter_name  = "JsonParsingEngine"
+          parameter_value = "JQ-1.6"
+        }
+      }
+    }
+
+    # Format conversion and dynamic partitioning need a buffer of at least 64 MiB
+    # (variable checks); each active dt/hour partition buffers on its own.
     buffering_size     = var.firehose_buffer_size_mb
     buffering_interval = var.firehose_buffer_interval_s
 

@@ -22,7 +22,7 @@ resource "aws_glue_catalog_database" "raw" {
 resource "aws_glue_catalog_table" "tweets" {
   name          = local.curated_table
   database_name = aws_glue_catalog_database.lake.name
-  description   = "Tweets as Parquet (Snappy), written by Firehose from the Kinesis stream; columns from chalicelib/envelope/schema.json. Partitioned by arrival time (UTC): dt=yyyy-MM-dd, hour=HH."
+  description   = "Tweets as Parquet (Snappy), written by Firehose from the Kinesis stream; columns from chalicelib/envelope/schema.json. Partitioned by when the tweet was posted (created_at, UTC): dt=yyyy-MM-dd, hour=HH; tweets without a plausible time are under dt=unknown, which the projection does not list."
   table_type    = "EXTERNAL_TABLE"
 
   parameters = {
@@ -31,11 +31,14 @@ resource "aws_glue_catalog_table" "tweets" {
     "parquet.compression" = "SNAPPY"
 
     # Partition projection: Athena computes partitions from these rules, so
-    # new hours are queryable at once with no crawler or MSCK REPAIR.
+    # new hours are queryable at once with no crawler or MSCK REPAIR. dt is
+    # the creation day; the range reaches a day past now, as the Firehose JQ
+    # query accepts a tweet up to a day ahead of the clock. A date projection
+    # yields only dates: dt=unknown stays out of the table (never a wrong day).
     "projection.enabled"          = "true"
     "projection.dt.type"          = "date"
     "projection.dt.format"        = "yyyy-MM-dd"
-    "projection.dt.range"         = "${var.projection_start_date},NOW"
+    "projection.dt.range"         = "${var.projection_start_date},NOW+1DAYS"
     "projection.dt.interval"      = "1"
     "projection.dt.interval.unit" = "DAYS"
     "projection.hour.type"        = "enum"
@@ -46,13 +49,13 @@ resource "aws_glue_catalog_table" "tweets" {
   partition_keys {
     name    = "dt"
     type    = "string"
-    comment = "Arrival day (UTC), yyyy-MM-dd."
+    comment = "Day the tweet was posted (created_at, UTC), yyyy-MM-dd."
   }
 
   partition_keys {
     name    = "hour"
     type    = "string"
-    comment = "Arrival hour (UTC), 00-23."
+    comment = "Hour the tweet was posted (created_at, UTC), 00-23."
   }
 
   storage_descriptor {

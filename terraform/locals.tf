@@ -21,16 +21,34 @@ locals {
   glue_raw_database = "${local.glue_database}_raw"
   curated_table     = "tweets"
 
-  # Lake layout: one prefix per zone. The Firehose prefixes partition by
-  # arrival time, Hive style, the same dt=/hour= layout the local Parquet
-  # writer uses and the curated table's partition projection expects.
-  time_partitions = "dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
-  raw_prefix      = "raw/"
-  curated_prefix  = "curated/"
-  quarantine_pfx  = "quarantine/"
-  athena_prefix   = "athena-results/"
-  errors_prefix   = "firehose-errors/"
-  replay_prefix   = "replay/"
+  # Lake layout: one prefix per zone, Hive-style dt=/hour= partitions. The
+  # curated zone is partitioned by when each tweet was posted (UTC), read from
+  # the envelope's created_at by the JQ query below (Firehose dynamic
+  # partitioning), as the local emulation does (tweetlake_local/firehose.py
+  # creation_partition). Raw (the source backup, which dynamic partitioning
+  # does not reach) and the error outputs are partitioned by arrival time.
+  time_partitions     = "dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
+  creation_partitions = "dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/"
+
+  # dt/hour of created_at when it is the envelope's canonical UTC form, on or after
+  # the first tweet's day and at most a day after now (86400 s: a poster's fast
+  # clock); else dt=unknown/hour=unknown, which Athena's date projection never
+  # lists, so such a tweet never passes for a wrong day (docs/local-lake.md).
+  creation_partition_query = <<-JQ
+    (.created_at) as $t
+    | ((now + 86400) | strftime("%Y-%m-%dT%H")) as $latest
+    | if ($t | type) != "string" then {dt: "unknown", hour: "unknown"}
+      elif ($t | test("^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):") | not) then {dt: "unknown", hour: "unknown"}
+      elif $t[0:10] < "2006-03-21" or $t[0:13] > $latest then {dt: "unknown", hour: "unknown"}
+      else {dt: $t[0:10], hour: $t[11:13]}
+      end
+  JQ
+  raw_prefix               = "raw/"
+  curated_prefix           = "curated/"
+  quarantine_pfx           = "quarantine/"
+  athena_prefix            = "athena-results/"
+  errors_prefix            = "firehose-errors/"
+  replay_prefix            = "replay/"
 
   # Function names as Chalice builds them: <app>-<stage>-<name> for the
   # scheduled and Kinesis functions, <app>-<stage> for the API handler.

@@ -174,8 +174,8 @@ variable "firehose_errors_expiration_days" {
 
 variable "projection_start_date" {
   type        = string
-  description = "First dt (yyyy-MM-dd) Athena's partition projection considers for the curated table; queries without a dt filter enumerate every day from here."
-  default     = "2024-01-01"
+  description = "First dt (yyyy-MM-dd) Athena's partition projection considers for the curated table. dt is the day a tweet was posted, so the default is the first tweet's day: a later date hides older tweets (a backfill of old tweets lands in their own days). Queries without a dt filter enumerate every day from here."
+  default     = "2006-03-21"
 
   validation {
     condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.projection_start_date))

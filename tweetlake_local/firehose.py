@@ -10,9 +10,15 @@ local mode does what the two Terraform delivery streams do on AWS:
   that fails conversion goes to the error prefix, wrapped as Firehose wraps it,
   and the rest of the buffer is still delivered.
 
-Both buffer by size and by time and flush on close. Like Firehose's
-``!{timestamp:…}`` prefix expressions, an object's ``dt=…/hour=…`` partition is
-the approximate arrival time of the *oldest* record in it. Object names are
+Both buffer by size and by time and flush on close. The curated zone is
+partitioned by when each tweet was posted, as Firehose's dynamic partitioning
+does with the JQ query in ``terraform/firehose.tf``: ``dt=…/hour=…`` from the
+envelope's ``created_at`` (UTC), one object per partition per flush, and
+``dt=unknown/hour=unknown`` for a record whose time is missing or implausible
+(:func:`creation_partition`). The raw zone is Firehose's source-record backup,
+which dynamic partitioning does not reach: like the ``!{timestamp:…}`` prefix
+expressions, its partition is the approximate arrival time of the *oldest*
+record in the object. Object names are
 derived from the first record's shard and sequence number, so re-delivering the
 same records (after a restart from a checkpoint) overwrites instead of
 duplicating. Every object goes to each sink: the emulated bucket and a folder
@@ -26,16 +32,18 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 DEFAULT_LAKE_DIR = Path(".tweetlake") / "lake"
 RAW_PREFIX = "raw/"
 CURATED_PREFIX = "curated/"
+QUARANTINE_PREFIX = "quarantine/"
 ERROR_PREFIX = "firehose-errors/"
 # Small local buffers so files appear within seconds (AWS: 1-128 MiB, 0-900 s;
 # format conversion wants at least 64 MiB).
@@ -83,6 +91,37 @@ class DirSink:
         os.replace(tmp, path)
 
 
+class MirroredS3:
+    """An S3 client that also copies what it puts under ``prefixes`` to ``mirror``.
+
+    The ingest run and the consumer write the quarantine through the S3 client
+    they are given (:mod:`chalicelib.quarantine`); locally they are given this
+    one, so quarantined records land in the lake folder beside ``raw/`` and
+    ``curated/`` and outlive the emulated bucket, which lives in moto's memory.
+    The bucket is written first: a failed put copies nothing.
+    """
+
+    def __init__(self, client: Any, mirror: Sink, prefixes: tuple[str, ...]) -> None:
+        self._client = client
+        self._mirror = mirror
+        self._prefixes = prefixes
+
+    def put_object(self, **kwargs: Any) -> Any:
+        response = self._client.put_object(**kwargs)
+        key, body = kwargs.get("Key", ""), kwargs.get("Body", b"")
+        if key.startswith(self._prefixes):
+            self._mirror.put(key, body if isinstance(body, bytes) else body.encode("utf-8"))
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def quarantine_mirror(client: Any, lake_dir: Path) -> MirroredS3:
+    """``client`` with the quarantine copied under ``lake_dir/quarantine/``."""
+    return MirroredS3(client, DirSink(lake_dir), (QUARANTINE_PREFIX,))
+
+
 @dataclass(frozen=True, slots=True)
 class Encoded:
     """What one flush produces: the object body and the records that failed."""
@@ -128,6 +167,37 @@ def partition(when: datetime) -> str:
     return f"dt={when:%Y-%m-%d}/hour={when:%H}/"
 
 
+#: The partition of a record whose creation time is missing or implausible: a name no
+#: date projection produces, so it never passes for a day.
+UNKNOWN_TIME_PARTITION = "dt=unknown/hour=unknown/"
+#: The envelope's canonical ``created_at`` up to the hour, as the Terraform JQ query tests it.
+CREATED_AT_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):"
+#: The day of the first tweet: nothing posted on X is older.
+FIRST_TWEET_DAY = "2006-03-21"
+#: How far past its arrival a tweet's time may be (the poster's clock) and still count.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def creation_partition(record: StreamRecord) -> str:
+    """``dt=YYYY-MM-DD/hour=HH/`` of the envelope's ``created_at`` (UTC), or
+    :data:`UNKNOWN_TIME_PARTITION` when it is absent, not the canonical form, before
+    :data:`FIRST_TWEET_DAY` or more than :data:`FUTURE_TOLERANCE` after arrival.
+
+    The same string tests as the JQ query Firehose runs (``terraform/firehose.tf``),
+    where "now" plays the arrival's part.
+    """
+    try:
+        created = json.loads(record.data).get("created_at")
+    except (ValueError, AttributeError):
+        return UNKNOWN_TIME_PARTITION
+    if not isinstance(created, str) or not re.match(CREATED_AT_PATTERN, created):
+        return UNKNOWN_TIME_PARTITION
+    latest = (record.arrival.astimezone(UTC) + FUTURE_TOLERANCE).strftime("%Y-%m-%dT%H")
+    if created[:10] < FIRST_TWEET_DAY or created[:13] > latest:
+        return UNKNOWN_TIME_PARTITION
+    return f"dt={created[:10]}/hour={created[11:13]}/"
+
+
 @dataclass
 class DeliveryStats:
     records_in: int = 0
@@ -156,6 +226,8 @@ class Delivery:
     error_prefix: str = ERROR_PREFIX
     clock: Callable[[], float] = time.monotonic
     on_flush: Callable[[dict[str, str]], None] | None = None
+    #: Each record's partition (dynamic partitioning); None: the oldest arrival's.
+    partition_of: Callable[[StreamRecord], str] | None = None
     stats: DeliveryStats = field(default_factory=DeliveryStats)
     _buffer: list[StreamRecord] = field(default_factory=list)
     _buffered_bytes: int = 0
@@ -182,11 +254,30 @@ class Delivery:
         return len(self._buffer)
 
     def flush(self) -> str | None:
-        """Write the buffer as one object (and its failures as one error object)."""
+        """Write the buffer as one object per partition (and each one's failures as one
+        error object); returns the last object's key."""
         if not self._buffer:
             return None
         records, self._buffer = self._buffer, []
         self._buffered_bytes, self._opened_at = 0, None
+        groups: dict[str, list[StreamRecord]] = {}
+        if self.partition_of is None:
+            groups[partition(min(r.arrival for r in records))] = records
+        else:
+            for record in records:
+                groups.setdefault(self.partition_of(record), []).append(record)
+        key = None
+        for part, group in groups.items():
+            key = self._deliver(part, group) or key
+        if self.on_flush is not None:
+            last: dict[str, str] = {}
+            for record in records:
+                last[record.shard_id] = record.sequence_number
+            self.on_flush(last)
+        return key
+
+    def _deliver(self, part: str, records: list[StreamRecord]) -> str | None:
+        """One partition's records as one object; failures under the arrival time."""
         oldest = min(r.arrival for r in records)
         first = records[0]
         stamp = oldest.astimezone(UTC).strftime("%Y-%m-%d-%H-%M-%S")
@@ -195,16 +286,11 @@ class Delivery:
         encoded = self.encode(records)
         key = None
         if encoded.body is not None:
-            key = f"{self.prefix}{partition(oldest)}{base}.{self.extension}"
+            key = f"{self.prefix}{part}{base}.{self.extension}"
             self._write(key, encoded.body)
             self.stats.records_delivered += len(records) - len(encoded.failures)
         if encoded.failures:
             self._write_errors(base, oldest, encoded.failures)
-        if self.on_flush is not None:
-            last: dict[str, str] = {}
-            for record in records:
-                last[record.shard_id] = record.sequence_number
-            self.on_flush(last)
         return key
 
     def close(self) -> None:
@@ -273,12 +359,14 @@ def raw_delivery(sinks: list[Sink], stage: str = "dev", **options: Any) -> Deliv
 
 
 def curated_delivery(sinks: list[Sink], stage: str = "dev", **options: Any) -> Delivery:
-    """The Parquet delivery (the Glue table with partition projection over curated/)."""
+    """The Parquet delivery (the Glue table with partition projection over curated/),
+    partitioned by each tweet's creation time."""
     return Delivery(
         name=f"tweetlake-{stage}-curated",
         prefix=CURATED_PREFIX,
         encode=parquet_rows,
         sinks=sinks,
         extension="parquet",
+        partition_of=creation_partition,
         **options,
     )

@@ -24,6 +24,7 @@ Counters are written by one thread each and read by the status display.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tweetlake_local.firehose import quarantine_mirror
 from tweetlake_local.poller import (
     ACCOUNT_ID,
     EventSourceMapping,
@@ -287,19 +289,20 @@ class Scheduler:
 
 
 def ingest_invoker(
-    kinesis: Any, totals: IngestTotals, source: Any = None
+    kinesis: Any, totals: IngestTotals, source: Any = None, s3: Any = None
 ) -> Callable[[dict[str, Any], LocalContext], Mapping[str, Any]]:
     """``run_ingest`` with a Kinesis client that counts what enters the stream.
 
     ``source`` replaces the one ``TWEETLAKE_SOURCE`` names (the benchmark times
-    each line it emits); it can serve one run only.
+    each line it emits); it can serve one run only. ``s3`` is the client the run
+    writes its quarantine with (locally, one that mirrors it to disk).
     """
     from chalicelib.ingest.handler import IngestDeps, run_ingest
 
     def on_sent(n: int) -> None:
         totals.sent_live += n
 
-    deps = IngestDeps(kinesis=CountingKinesis(kinesis, on_sent), source=source)
+    deps = IngestDeps(kinesis=CountingKinesis(kinesis, on_sent), source=source, s3=s3)
 
     def invoke(event: dict[str, Any], context: LocalContext) -> Mapping[str, Any]:
         return run_ingest(event, context, deps)
@@ -370,12 +373,12 @@ class Pipeline:
         self.settings = settings
         # Build every client here, in one thread, before any worker starts.
         kinesis = self._kinesis = aws.client("kinesis", settings.region)
-        for service in ("s3", "dynamodb"):
-            aws.client(service, settings.region)
+        aws.client("dynamodb", settings.region)
+        s3 = quarantine_mirror(aws.client("s3", settings.region), lake_dir)
         checkpoints_path = state_dir / "checkpoints.json"
         # The emulated stream is new on every start: old positions would skip records.
         checkpoints_path.unlink(missing_ok=True)
-        self.tap = ConsumerTap(consumer, log_line)
+        self.tap = ConsumerTap(functools.partial(consumer, s3=s3), log_line)
         self.poller: Poller = local_readers(
             settings,
             self.tap,
@@ -389,7 +392,7 @@ class Pipeline:
         self.deliveries = [r.delivery for r in self.poller.readers if isinstance(r, FirehoseSource)]
         self.totals = IngestTotals()
         self.scheduler = Scheduler(
-            ingest_invoker(kinesis, self.totals, source),
+            ingest_invoker(kinesis, self.totals, source, s3),
             region=settings.region,
             stage=settings.stage,
             interval_s=interval_s,

@@ -6,6 +6,10 @@ and a ``tweets`` view over the curated Parquet files plays the Glue table: the
 same columns (from the envelope schema) plus the partition columns ``dt`` and
 ``hour`` as strings, as partition projection declares them. Nothing is
 rewritten by hand, so a query that works here is the text Athena runs.
+
+Like Athena's date projection, which only ever produces dates, the view leaves
+out ``dt=unknown``, where tweets without a plausible creation time go
+(:data:`tweetlake_local.firehose.UNKNOWN_TIME_PARTITION`; docs/local-lake.md).
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from tweetlake_local.firehose import CURATED_PREFIX, DEFAULT_LAKE_DIR
+from tweetlake_local.firehose import CURATED_PREFIX, DEFAULT_LAKE_DIR, UNKNOWN_TIME_PARTITION
 from tweetlake_local.stage import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "sql"
 TABLE = "tweets"
 PARTITION_COLUMNS = ("dt", "hour")
+#: The ``dt`` value of the partition no date projection reaches.
+UNKNOWN_DT = UNKNOWN_TIME_PARTITION.split("/")[0].removeprefix("dt=")
 
 
 class SqlError(RuntimeError):
@@ -121,6 +127,7 @@ def connect(lake_dir: Path = DEFAULT_LAKE_DIR) -> duckdb.DuckDBPyConnection:
         con.execute(
             f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet('{pattern}',"  # noqa: S608 (our own path, quotes escaped)
             " hive_partitioning=true, hive_types_autocast=false, union_by_name=true)"
+            f" WHERE dt <> '{UNKNOWN_DT}'"
         )
     else:
         import pyarrow as pa

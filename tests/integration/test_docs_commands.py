@@ -23,7 +23,7 @@ import pytest
 
 from tests.paths import REPO_ROOT
 from tests.support.child_clock import child_now
-from tests.support.sample import envelope_line, sample_envelopes
+from tests.support.sample import envelope_line, posted, sample_envelopes
 from tweetlake_local.firehose import DirSink, StreamRecord, curated_delivery
 
 pytestmark = pytest.mark.integration
@@ -80,6 +80,7 @@ COVERED = {
     rf"^{PY} tweetlake_local (backfill)\b": "tests/unit/test_lake_backfill.py",
     rf"^{PY} tweetlake_ops\.chalice_config\b": "tests/unit/test_chalice_config.py",
     r"^curl -s '?http://127\.0\.0\.1:8000/": "tests/integration/test_api_routes.py",
+    r"^(ls|jq) (-\w+ )?(\S+ )?\.tweetlake/lake/quarantine/": "tests/integration/test_local_run.py",
 }
 AWS_ONLY = (
     r"^(cd terraform|cd \.\.|terraform\b|aws\b|for kind in|done$|grep -q|export\b)",
@@ -164,8 +165,13 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     delivery = curated_delivery([DirSink(path)], buffer_bytes=1_000_000, clock=lambda: 0.0)
     now = child_now()  # the `sql` commands run as children, on the real clock
     delivery.put(
-        StreamRecord(envelope_line(envelope), "shardId-docs", str(i), now)
-        for i, envelope in enumerate(sample_envelopes(200, seed=3))
+        StreamRecord(
+            envelope_line(envelope),
+            "shardId-docs",
+            str(i),
+            now,
+        )
+        for i, envelope in enumerate(posted(sample_envelopes(200, seed=3), now))
     )
     delivery.close()
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from chalicelib.aws import client as aws_client
 from tests.conftest import AwsHarness
-from tests.support.sample import envelope_line, sample_envelopes
+from tests.support.sample import envelope_line, posted, sample_envelopes
 from tweetlake_local.poller import FileCheckpoints, local_readers
 from tweetlake_ops.sql import run
 
@@ -23,7 +24,7 @@ def test_poller_thread_fills_the_lake_and_sql_answers(aws: AwsHarness, tmp_path:
     """GIVEN 60 envelopes on the stream and the local readers polling in a thread
     WHEN the poller is stopped (flush on close) THEN the consumer saw every record,
     the lake holds them as Parquet, and top_hashtags counts them like Python does."""
-    envelopes = sample_envelopes(60, seed=9)
+    envelopes = posted(sample_envelopes(60, seed=9), datetime.now(UTC))
     kinesis = aws_client("kinesis", aws.settings.region)
     kinesis.put_records(
         StreamName=aws.settings.stream_name,

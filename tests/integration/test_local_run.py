@@ -11,6 +11,7 @@ HTTP; the lake it writes is read back with DuckDB and the ``sql`` subcommand.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -329,19 +330,80 @@ def test_until_drained_replay_prints_exact_counts(
     assert summary["notice types"] == "operational_disconnect 1"
     assert summary["quarantined"] == "1"  # the cut line (ingest)
     assert summary["note"].startswith("stored counts tweets written once; the API shows")
-    # One file per zone and arrival hour: a run that crosses an hour writes two of each.
+    # Raw: one file per arrival hour (a run that crosses an hour writes two). Curated: one
+    # per hour the tweets were posted, whenever they arrive: five at 06:0x on 2026-11-24,
+    # and the one without a time at its Snowflake id's, 2025-11-22T22.
     lake = tmp_path / "home" / "lake"
     raw = sorted(f.parent.relative_to(lake / "raw") for f in (lake / "raw").rglob("*.gz"))
-    curated = sorted(
-        f.parent.relative_to(lake / "curated") for f in (lake / "curated").rglob("*.parquet")
-    )
-    assert raw == curated == sorted(set(raw)) and len(raw) in (1, 2)
-    files = len(raw)
+    curated = [f.relative_to(lake / "curated") for f in (lake / "curated").rglob("*.parquet")]
+    assert raw == sorted(set(raw)) and len(raw) in (1, 2)
+    assert sorted({c.parent.as_posix() for c in curated}) == [
+        "dt=2025-11-22/hour=22",
+        "dt=2026-11-24/hour=06",
+    ]
+    files = len(raw) + len(curated)
     assert summary["files written"] == (
-        f"{files} raw, {files} Parquet, 0 conversion-error ({2 * files})"
+        f"{len(raw)} raw, {len(curated)} Parquet, 0 conversion-error ({files})"
     )
     assert run.lines[-1] == "stopped cleanly"
+    assert_quarantined_on_disk(lake, fixture)
     assert_nothing_left(run)
+
+
+@pytest.mark.slow
+def test_replayed_old_tweets_land_in_the_day_they_were_posted(
+    tmp_path: Path, local_runs: list[LocalRun]
+) -> None:
+    """GIVEN a v2 replay file with a tweet posted 2018-12-31T23:59:59Z and one claiming
+    2005 (before X existed) WHEN replayed today with --until-drained THEN the first is in
+    curated/dt=2018-12-31/hour=23, the second in dt=unknown/hour=unknown, and the named
+    queries' table (the sql view) shows the first by its day and not the second."""
+    lines = [
+        {"data": {"id": "1992360000000000101", "text": "new year", "author_id": "7",
+                  "created_at": "2018-12-31T23:59:59.000Z"}},
+        {"data": {"id": "1992360000000000102", "text": "too early", "author_id": "7",
+                  "created_at": "2005-06-01T00:00:00.000Z"}},
+    ]  # fmt: skip
+    replay = tmp_path / "old.jsonl"
+    replay.write_text("".join(json.dumps(line) + "\r\n" for line in lines))
+    run = start_local(tmp_path / "home", "--replay", str(replay), "--until-drained")
+    local_runs.append(run)
+    assert run.finish(120) == 0, run.output
+    lake = tmp_path / "home" / "lake"
+    con = duckdb.connect()
+    placed = {
+        p.parent.relative_to(lake / "curated").as_posix(): [
+            r[0] for r in con.execute("SELECT tweet_id FROM read_parquet(?)", [str(p)]).fetchall()
+        ]
+        for p in (lake / "curated").rglob("*.parquet")
+    }
+    assert placed == {
+        "dt=2018-12-31/hour=23": ["1992360000000000101"],
+        "dt=unknown/hour=unknown": ["1992360000000000102"],
+    }
+    shown = subprocess.run(
+        [sys.executable, "-m", "tweetlake_local", "sql", "--lake", str(lake),
+         "SELECT dt, hour, tweet_id FROM tweets"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "2018-12-31  23    1992360000000000101" in shown.stdout, shown.stdout
+    assert "1992360000000000102" not in shown.stdout
+    assert_nothing_left(run)
+
+
+def assert_quarantined_on_disk(lake: Path, fixture: Path) -> None:
+    """The cut line is on disk under ``quarantine/``, its exact bytes with a reason, after
+    the run stopped (the emulated bucket it was also written to is gone by then)."""
+    cut = fixture.read_bytes().split(b"\r\n")[-2]  # the last line, without its CRLF
+    assert cut == b'{"data":{"id":"1992360000000000001","text":"Morning mist ove'
+    objects = sorted((lake / "quarantine").rglob("*.jsonl"))
+    entries = [json.loads(line) for path in objects for line in path.read_bytes().splitlines()]
+    assert len(entries) == 1, objects
+    assert re.fullmatch(r"dt=\d{4}-\d{2}-\d{2}", objects[0].parent.name)
+    assert objects[0].name.startswith("producer-")
+    assert base64.b64decode(entries[0]["data_b64"]) == cut
+    assert entries[0]["reason"].startswith("not JSON: Unterminated string")
 
 
 @pytest.mark.slow

@@ -9,11 +9,13 @@ only tweets are kept (its deletes and control lines are the stream's business).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from itertools import count as counter
 from typing import Any
 
 from chalicelib.envelope.normalize import envelope_bytes, normalize_line
 from chalicelib.ingest.sources.synthetic import SyntheticStream
+from chalicelib.timeutil import iso_utc
 
 INGESTED_AT = "2026-11-24T12:00:00.000Z"  # a fixed stamp: the lake tests never compare it with now
 
@@ -36,3 +38,16 @@ def sample_envelopes(count: int, seed: int = 7) -> list[dict[str, Any]]:
 def envelope_line(envelope: dict[str, Any]) -> bytes:
     """A Kinesis record's data, as the producer writes it."""
     return envelope_bytes(envelope)
+
+
+def posted(envelopes: list[dict[str, Any]], last: datetime) -> list[dict[str, Any]]:
+    """Copies of ``envelopes`` posted one second apart, the last one second before ``last``.
+
+    The curated zone is partitioned by creation time, so a test of "the last 7 days"
+    needs tweets posted in them, whatever today is (the sample's own times are fixed).
+    """
+    total = len(envelopes)
+    return [
+        envelope | {"created_at": iso_utc(last - timedelta(seconds=total - i))}
+        for i, envelope in enumerate(envelopes)
+    ]

@@ -202,6 +202,12 @@ class Evaluator:
                 raise Unsupported(f"template directive {piece.data}")
         return "".join(out)
 
+    def _eval_heredoc_template(self, node: Tree, scope: dict[str, Any]) -> Any:
+        return _heredoc(str(node.children[0]), trim=False)
+
+    def _eval_heredoc_template_trim(self, node: Tree, scope: dict[str, Any]) -> Any:
+        return _heredoc(str(node.children[0]), trim=True)
+
     def _eval_tuple(self, node: Tree, scope: dict[str, Any]) -> Any:
         return [self.eval(c, scope) for c in _trees(node)]
 
@@ -492,3 +498,21 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "keys": lambda m: sorted(m),
     "values": lambda m: [m[k] for k in sorted(m)],
 }
+
+
+def _heredoc(text: str, trim: bool) -> str:
+    """A heredoc without templates: the lines between the markers, each ending in a
+    newline, and for ``<<-`` the smallest indentation of the non-blank lines removed
+    (as Terraform does)."""
+    opening, *lines = text.rstrip("\n").split("\n")
+    marker = opening.lstrip("<-").strip()
+    if not lines or lines[-1].strip() != marker:
+        raise Unsupported(f"heredoc without its closing {marker}")
+    lines = lines[:-1]
+    body = "\n".join(lines)
+    if "${" in body.replace("$${", "") or "%{" in body.replace("%%{", ""):
+        raise Unsupported("heredoc with a template")
+    if trim:
+        indent = min((len(x) - len(x.lstrip(" ")) for x in lines if x.strip()), default=0)
+        lines = [x[indent:] for x in lines]
+    return "".join(f"{x}\n" for x in lines).replace("$${", "${").replace("%%{", "%{")

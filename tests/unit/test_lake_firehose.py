@@ -10,15 +10,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tests.support.clock import ManualClock
 from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import (
+    UNKNOWN_TIME_PARTITION,
     DirSink,
     StreamRecord,
     curated_delivery,
     partition,
+    quarantine_mirror,
     raw_delivery,
 )
 
@@ -113,13 +116,11 @@ def test_curated_delivery_converts_and_sets_bad_records_aside(tmp_path: Path) ->
     delivery.put([*good[:5], bad_json, *good[5:], bad_time])
     delivery.close()
 
-    (parquet,) = tmp_path.glob("curated/dt=*/hour=*/*.parquet")
-    assert "raw" not in pq.read_schema(parquet).names
+    parquets = [str(p) for p in tmp_path.glob("curated/dt=*/hour=*/*.parquet")]
+    assert parquets and all("raw" not in pq.read_schema(p).names for p in parquets)
     con = duckdb.connect()
-    ids = [
-        r[0] for r in con.execute("SELECT tweet_id FROM read_parquet(?)", [str(parquet)]).fetchall()
-    ]
-    assert ids == [json.loads(r.data)["tweet_id"] for r in good]
+    ids = [r[0] for r in con.execute("SELECT tweet_id FROM read_parquet(?)", [parquets]).fetchall()]
+    assert sorted(ids) == sorted(json.loads(r.data)["tweet_id"] for r in good)
 
     (errors,) = tmp_path.glob(
         "firehose-errors/tweetlake-dev-curated/format-conversion-failed/dt=*/hour=*/*.jsonl"
@@ -145,3 +146,84 @@ def test_a_buffer_of_only_bad_records_writes_only_an_error_object() -> None:
 def test_dir_sink_leaves_no_temporary_files(tmp_path: Path) -> None:
     DirSink(tmp_path).put("raw/dt=2026-11-24/hour=06/a.gz", b"x")
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["a.gz"]
+
+
+@dataclass
+class RecordingS3:
+    """The S3 calls the wrapped client receives (put_object, and any other by name)."""
+
+    puts: list[dict[str, object]] = field(default_factory=list)
+
+    def put_object(self, **kwargs: object) -> dict[str, str]:
+        self.puts.append(kwargs)
+        return {"ETag": "x"}
+
+    def head_bucket(self, **kwargs: object) -> dict[str, object]:
+        return {"asked": kwargs}
+
+
+def test_quarantine_mirror_copies_quarantine_objects_only(tmp_path: Path) -> None:
+    """GIVEN the S3 client the local mode hands the ingest run and the consumer WHEN they put
+    a quarantine object and another object THEN both reach the bucket, only the quarantine
+    object is copied under the lake folder, byte for byte, and other calls pass through."""
+    inner = RecordingS3()
+    s3 = quarantine_mirror(inner, tmp_path)
+    body = b'{"reason":"not JSON","data_b64":"/w=="}\n'
+    key = "quarantine/dt=2026-11-24/consumer-shardId-0-1.jsonl"
+    assert s3.put_object(Bucket="b", Key=key, Body=body) == {"ETag": "x"}
+    s3.put_object(Bucket="b", Key="replay/input.jsonl", Body=b"x")
+    assert [p["Key"] for p in inner.puts] == [key, "replay/input.jsonl"]
+    assert (tmp_path / key).read_bytes() == body
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == [key]
+    assert s3.head_bucket(Bucket="b") == {"asked": {"Bucket": "b"}}
+
+
+def posted_at(created_at: object, arrival: datetime, seq: str = "1") -> StreamRecord:
+    """One sample tweet with ``created_at`` replaced (or removed, for None)."""
+    envelope = dict(sample_envelopes(1)[0])
+    envelope.pop("created_at")
+    if created_at is not None:
+        envelope["created_at"] = created_at
+    data = json.dumps(envelope).encode() + b"\n"
+    return StreamRecord(data, "shardId-000000000000", seq, arrival)
+
+
+def test_curated_partition_is_the_creation_time_raw_the_arrival(tmp_path: Path) -> None:
+    """GIVEN a tweet posted 2018-12-31T23:59:59Z replayed now WHEN both zones deliver it
+    THEN the curated object is in dt=2018-12-31/hour=23 and the raw copy in the arrival hour."""
+    now = datetime.now(UTC)
+    record = posted_at("2018-12-31T23:59:59.000Z", now)
+    sink = MemorySink()
+    for delivery in (curated_delivery([sink]), raw_delivery([sink])):
+        delivery.put([record])
+        delivery.close()
+    curated = [k for k in sink.objects if k.startswith("curated/")]
+    raw = [k for k in sink.objects if k.startswith("raw/")]
+    assert [k.rsplit("/", 1)[0] for k in curated] == ["curated/dt=2018-12-31/hour=23"]
+    assert [k.rsplit("/", 1)[0] + "/" for k in raw] == [f"raw/{partition(now)}"]
+
+
+def test_a_tweet_without_a_plausible_time_goes_to_the_unknown_partition() -> None:
+    """GIVEN tweets with no time, a time before X existed, one two days after arrival, one
+    in a non-canonical form, and one an hour after arrival (a fast clock) WHEN delivered in
+    one flush THEN the first four share dt=unknown/hour=unknown, the last keeps its hour."""
+    sink = MemorySink()
+    delivery = curated_delivery([sink])
+    delivery.put(
+        [
+            posted_at(None, T0, "1"),
+            posted_at("2006-03-20T23:59:59.000Z", T0, "2"),
+            posted_at((T0 + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z"), T0, "3"),
+            posted_at("2026-11-24 06:00:00Z", T0, "4"),
+            posted_at("2026-11-24T07:30:00.000Z", T0, "5"),
+        ]
+    )
+    delivery.close()
+    counts = {
+        key.split("/", 1)[1].rsplit("/", 1)[0] + "/": pq.read_metadata(
+            pa.BufferReader(body)
+        ).num_rows
+        for key, body in sink.objects.items()
+    }
+    assert counts == {UNKNOWN_TIME_PARTITION: 4, "dt=2026-11-24/hour=07/": 1}
+    assert delivery.stats.records_delivered == 5

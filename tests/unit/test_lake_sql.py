@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.envelope.schema import validate
-from tests.support.sample import envelope_line, sample_envelopes
+from tests.support.sample import envelope_line, posted, sample_envelopes
 from tweetlake_local.cli import main
 from tweetlake_local.firehose import DirSink, StreamRecord, curated_delivery
 from tweetlake_local.parquet import lake_schema
@@ -30,7 +30,7 @@ NOW = datetime.now(UTC)
 @dataclass
 class Lake:
     path: Path
-    counted: list[dict[str, Any]]  # tweet envelopes inside the 7-day arrival window
+    counted: list[dict[str, Any]]  # tweet envelopes posted inside the 7-day window
 
 
 def deliver(path: Path, envelopes: list[dict[str, Any]], arrival: datetime, tag: str) -> None:
@@ -44,12 +44,15 @@ def deliver(path: Path, envelopes: list[dict[str, Any]], arrival: datetime, tag:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """GIVEN 400 sample tweets arriving over the last day in several files, 40 of them
-    delivered twice, a delete notice, and 60 tweets that arrived 30 days ago."""
+    """GIVEN 400 sample tweets posted and arriving over the last day in several files, 40
+    of them delivered twice, a delete notice, and 60 tweets posted 30 days ago."""
     path = tmp_path_factory.mktemp("lake")
     envelopes = sample_envelopes(460, seed=11)
     assert all(validate(e) == [] for e in envelopes)
-    recent, old = envelopes[:400], envelopes[400:]
+    recent = posted(envelopes[:200], NOW - timedelta(hours=20)) + posted(
+        envelopes[200:400], NOW - timedelta(minutes=5)
+    )
+    old = posted(envelopes[400:], NOW - timedelta(days=30))
     deliver(path, recent[:200], NOW - timedelta(hours=20), "a")
     deliver(path, recent[200:], NOW - timedelta(minutes=5), "b")
     deliver(path, recent[:40], NOW - timedelta(minutes=1), "dup")
@@ -164,7 +167,7 @@ def test_every_named_query_is_tested_here() -> None:
 
 def test_partition_columns_are_strings_and_free_sql_works(lake: Lake) -> None:
     rows = as_rows("SELECT typeof(dt), typeof(hour), count(*) FROM tweets GROUP BY 1, 2", lake)
-    assert rows == [("VARCHAR", "VARCHAR", 400 + 40 + 60 + 1)]
+    assert rows == [("VARCHAR", "VARCHAR", 400 + 40 + 60)]  # not the delete: dt=unknown
 
 
 def test_an_empty_lake_answers_with_no_rows(tmp_path: Path) -> None:
@@ -231,3 +234,12 @@ def test_current_date_is_the_day_the_caller_injects(tmp_path: Path) -> None:
     today = datetime(2031, 5, 6, tzinfo=UTC).date()
     assert run("SELECT current_date AS d", tmp_path, today=today).rows == [(today,)]
     assert "CURRENT_DATE" in to_duckdb("SELECT current_date AS d").upper()
+
+
+def test_the_unknown_time_partition_stays_out_of_the_table(lake: Lake) -> None:
+    """GIVEN the delete notice, which has no creation time and so lands in dt=unknown
+    WHEN the table is queried THEN it is not there, as Athena's date projection never
+    lists dt=unknown, while the file is in the lake."""
+    assert list(lake.path.glob("curated/dt=unknown/hour=unknown/*.parquet"))
+    assert as_rows("SELECT count(*) FROM tweets WHERE kind = 'delete'", lake) == [(0,)]
+    assert as_rows("SELECT count(*) FROM tweets WHERE dt = 'unknown'", lake) == [(0,)]

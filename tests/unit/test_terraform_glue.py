@@ -10,18 +10,30 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.envelope.schema import SCHEMA_PATH, glue_columns, lake_fields
+from tests.support.child_clock import child_now
 from tests.terraform.binary import run
 from tests.terraform.evaluate import Ref
 from tests.terraform.model import TERRAFORM_DIR, load_module, tfvars
+from tweetlake_local.firehose import (
+    CREATED_AT_PATTERN,
+    FIRST_TWEET_DAY,
+    FUTURE_TOLERANCE,
+    UNKNOWN_TIME_PARTITION,
+    StreamRecord,
+    creation_partition,
+)
 
 GLUE_MODULE = TERRAFORM_DIR / "modules" / "glue_columns"
 PARTITIONS = "dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
+CREATION_PARTITIONS = "dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/"
 
 
 def _module_outputs(schema_file: Path, kind: str = "tweet") -> dict[str, Any]:
@@ -153,7 +165,8 @@ def test_partition_projection_covers_every_partition_the_firehose_writes() -> No
     assert params["projection.enabled"] == "true"
     assert params["projection.dt.type"] == "date"
     assert params["projection.dt.format"] == "yyyy-MM-dd"
-    assert _eval(params["projection.dt.range"]).endswith(",NOW")
+    # From the first tweet's day to a day ahead (the JQ query's tolerance for fast clocks).
+    assert _eval(params["projection.dt.range"]) == f"{FIRST_TWEET_DAY},NOW+1DAYS"
     assert params["projection.hour.type"] == "enum"
     assert params["projection.hour.values"].split(",") == [f"{h:02d}" for h in range(24)]
     template = _eval(params["storage.location.template"])
@@ -170,18 +183,42 @@ def test_firehose_prefixes_match_the_table_and_keep_errors_outside_it() -> None:
     s3 = _firehose()["s3"]
     curated = _eval(s3["prefix"])
     raw = _eval(s3["s3_backup_configuration"][0]["prefix"])
-    assert curated == "curated/" + PARTITIONS
+    assert curated == "curated/" + CREATION_PARTITIONS
     assert raw == "raw/" + PARTITIONS
-    # Firehose's arrival-time expressions become the projection's ${dt}/${hour}.
+    # The JQ query's dt and hour keys become the projection's ${dt}/${hour}.
     template = _eval(_table()["parameters"]["storage.location.template"])
-    as_template = curated.replace("!{timestamp:yyyy-MM-dd}", "${dt}").replace(
-        "!{timestamp:HH}", "${hour}"
+    as_template = curated.replace("!{partitionKeyFromQuery:dt}", "${dt}").replace(
+        "!{partitionKeyFromQuery:hour}", "${hour}"
     )
     assert template.endswith("/" + as_template)
     for config in (s3, s3["s3_backup_configuration"][0]):
         errors = _eval(config["error_output_prefix"])
         assert errors.startswith("firehose-errors/")
         assert "!{firehose:error-output-type}" in errors
+        assert "partitionKeyFromQuery" not in errors  # Firehose refuses it in error prefixes
+
+
+def test_firehose_partitions_curated_by_creation_time_like_the_local_emulation() -> None:
+    """The JQ query Firehose runs applies the local emulation's rules, constant for
+    constant: the canonical-form pattern, the first tweet's day, a day of tolerance."""
+    s3 = _firehose()["s3"]
+    assert s3["dynamic_partitioning_configuration"][0]["enabled"] is True
+    (processing,) = s3["processing_configuration"]
+    assert processing["enabled"] is True
+    (processor,) = processing["processors"]
+    assert processor["type"] == "MetadataExtraction"
+    params = {p["parameter_name"]: p["parameter_value"] for p in processor["parameters"]}
+    assert params["JsonParsingEngine"] == "JQ-1.6"
+    query = load_module().evaluator(tfvars("prod")).local("creation_partition_query")
+    assert f'test("{CREATED_AT_PATTERN}")' in query
+    assert f'$t[0:10] < "{FIRST_TWEET_DAY}"' in query
+    assert f"now + {int(FUTURE_TOLERANCE.total_seconds())}" in query
+    unknown = dict(part.split("=") for part in UNKNOWN_TIME_PARTITION.strip("/").split("/"))
+    assert query.count(f'{{dt: "{unknown["dt"]}", hour: "{unknown["hour"]}"}}') == 3
+    assert "{dt: $t[0:10], hour: $t[11:13]}" in query
+    assert params["MetadataExtractionQuery"] == "${local.creation_partition_query}"
+    default = load_module().evaluator({}).eval_text("var.projection_start_date")
+    assert default == FIRST_TWEET_DAY
 
 
 def test_firehose_converts_to_snappy_parquet_with_the_declared_table() -> None:
@@ -230,3 +267,35 @@ def test_the_lake_names_follow_the_stage_convention() -> None:
     override = load_module().evaluator({**tfvars("prod"), "lake_bucket_name": "my-lake"})
     assert override.local("lake_bucket_name") == "my-lake"
     assert not isinstance(evaluator.local("glue_database"), Ref)
+
+
+def _jq_cases(now: datetime) -> list[object]:
+    return [
+        "2018-12-31T23:59:59.000Z",
+        None,
+        7,
+        "2006-03-20T23:59:59.000Z",
+        "2006-03-21T00:00:00.000Z",
+        "Wed Oct 10 20:19:24 +0000 2018",
+        "2026-13-01T00:00:00.000Z",
+        (now + timedelta(hours=22)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        (now + timedelta(hours=26)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    ]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="no jq binary to run the query with")
+def test_the_jq_query_partitions_as_the_local_emulation_does() -> None:
+    """GIVEN envelopes with good, missing, non-string, too old, non-canonical, invalid and
+    future times WHEN jq 1.6 runs the Terraform query on them THEN each gets the partition
+    the local emulation gives it (arrival = now, as Firehose's now is)."""
+    query = load_module().evaluator(tfvars("prod")).local("creation_partition_query")
+    now = child_now()  # jq runs as a child, on the real clock
+    for created_at in _jq_cases(now):
+        envelope = {"kind": "tweet"} if created_at is None else {"created_at": created_at}
+        data = json.dumps(envelope).encode()
+        result = subprocess.run(
+            ["jq", "-c", query], input=data, capture_output=True, check=True, timeout=10
+        )
+        keys = json.loads(result.stdout)
+        local = creation_partition(StreamRecord(data, "shardId-0", "1", now))
+        assert f"dt={keys['dt']}/hour={keys['hour']}/" == local, created_at

@@ -104,8 +104,8 @@ class ChaliceLocal:
         try:
             with self.log_path.open("rb") as log:
                 log.seek(self._log_start)
-                # Display only: the server's log, searched for its port line.
-                text = log.read().decode("utf-8", errors="replace")
+                # The port line is ASCII; the rest of the log may hold any bytes.
+                text = log.read().decode("ascii", errors="backslashreplace")
         except OSError:
             return None
         match = PORT_LINE_RE.search(text)
@@ -137,8 +137,8 @@ class ChaliceLocal:
 
     def log_tail(self, chars: int = 400) -> str:
         try:
-            # Display only: the log's tail for an error message.
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            # Display only: the log's tail for an error message, odd bytes escaped.
+            text = self.log_path.read_text(encoding="utf-8", errors="backslashreplace")
         except OSError:
             return ""
         return " ".join(text[-chars:].split())

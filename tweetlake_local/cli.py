@@ -9,14 +9,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
+from tweetlake_local.flags import OneLineParser
 from tweetlake_local.run import add_run_command
 from tweetlake_ops.cost_cli import add_cost_command
 from tweetlake_ops.lake_cli import add_lake_commands, add_redrive_command
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tweetlake", description=__doc__)
+    parser = OneLineParser(prog="tweetlake", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_command(sub)
     add_lake_commands(sub)
@@ -42,4 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     except NoCredentialsError:
         print(NO_CREDENTIALS)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`… | head`): stop quietly, as a pipeline expects.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return result

@@ -35,6 +35,7 @@ from typing import Any
 
 from chalicelib.ingest.sources.credentials import FIELDS as CREDENTIAL_VARS
 from chalicelib.ingest.sources.credentials import OAUTH1_FIELDS
+from tweetlake_local.flags import port, seconds, whole_number
 from tweetlake_local.stage import stage_environment
 
 log = logging.getLogger(__name__)
@@ -263,8 +264,6 @@ def choose_source(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
 def build_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> Plan:
     """Every check that needs no server: ports, options, source, settings."""
     api_port, aws_port = choose_ports(args, environ)
-    if args.schedule <= 1:
-        raise LocalConfigError("--schedule is the seconds between ingest runs: use more than 1")
     if args.serve and not (args.until_drained or args.duration):
         raise LocalConfigError("--serve keeps the API up after --until-drained or --duration")
     plan = choose_source(args, environ)
@@ -599,13 +598,13 @@ def add_run_command(sub: Any) -> None:
     p.add_argument("--stage", default="dev", help="Chalice stage whose names to use (default dev)")
     p.add_argument(
         "--api-port",
-        type=int,
+        type=port,
         metavar="N",
         help="the API's port (default: 8000, or a free port if 8000 is taken; 0: any free port)",
     )
     p.add_argument(
         "--aws-port",
-        type=int,
+        type=port,
         metavar="N",
         help="the moto server's port (default: 4566, or a free one if taken; 0: any free port)",
     )
@@ -618,44 +617,51 @@ def add_run_command(sub: Any) -> None:
         help="auto: live X if TWITTER_* credentials are set, else synthetic",
     )
     src.add_argument(
-        "--tweets", type=int, metavar="N", help="stop the synthetic source after N lines"
+        "--tweets",
+        type=whole_number(1),
+        metavar="N",
+        help="stop the synthetic source after N lines (N >= 1; leave it out for no limit)",
     )
-    src.add_argument("--rate", type=float, help="synthetic lines per second (0: unpaced)")
-    src.add_argument("--seed", type=int, help="synthetic seed (TWEETLAKE_SYNTHETIC_SEED, 42)")
+    src.add_argument("--rate", type=seconds(0), help="synthetic lines per second (0: unpaced)")
+    src.add_argument(
+        "--seed", type=whole_number(0), help="synthetic seed (TWEETLAKE_SYNTHETIC_SEED, 42)"
+    )
     end = p.add_argument_group("how it ends (default: Ctrl-C)")
     end.add_argument(
         "--until-drained",
         action="store_true",
         help="run the source to its end, drain every stage, print a summary, exit",
     )
-    end.add_argument("--duration", type=float, default=0, help="stop after this many seconds")
+    end.add_argument(
+        "--duration", type=seconds(0), default=0, help="stop after this many seconds (0: never)"
+    )
     end.add_argument(
         "--serve", action="store_true", help="keep the API up after the run ends (until Ctrl-C)"
     )
     tune = p.add_argument_group("timing")
     tune.add_argument(
         "--schedule",
-        type=float,
+        type=seconds(1, above=True),
         default=60.0,
         metavar="S",
         help="seconds between ingest runs (AWS: 600); each run times out at 95%% of it",
     )
     tune.add_argument(
         "--batching-window",
-        type=float,
+        type=seconds(0, high=300),
         metavar="S",
         help="consumer batching window (default: the deployed trigger's, 0)",
     )
     tune.add_argument(
         "--poll-interval",
-        type=float,
+        type=seconds(0, above=True),
         default=0.25,
         metavar="S",
         help="idle wait between GetRecords rounds (0.25; Lambda: about 1)",
     )
     tune.add_argument(
         "--flush-seconds",
-        type=float,
+        type=seconds(0, high=900),
         metavar="S",
         help="Firehose buffer interval (default 5; AWS: 0-900)",
     )
@@ -669,6 +675,10 @@ def add_run_command(sub: Any) -> None:
         help="live panel on a terminal, status lines otherwise (auto)",
     )
     out.add_argument(
-        "--status-every", type=float, default=5.0, metavar="S", help="seconds between lines"
+        "--status-every",
+        type=seconds(0, above=True),
+        default=5.0,
+        metavar="S",
+        help="seconds between lines",
     )
     p.set_defaults(func=run)

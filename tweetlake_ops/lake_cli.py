@@ -22,11 +22,18 @@ def sql_command(args: argparse.Namespace) -> int:
             first = path.read_text(encoding="utf-8").splitlines()[0].lstrip("- ")
             print(f"  {name:<16} {first}")
         return 0 if args.list else 2
+    lake = Path(args.lake)
+    if not lake.is_dir():
+        print(
+            f"error: no lake at {lake}: pass --lake DIR, the folder `make run` writes"
+            " (DIR/lake, default .tweetlake/lake)"
+        )
+        return 2
     try:
         if args.show_sql:
             print(to_duckdb(resolve(args.query), pretty=True))
             print()
-        result = run(args.query, Path(args.lake))
+        result = run(args.query, lake)
     except SqlError as exc:
         print(f"error: {exc}")
         return 2

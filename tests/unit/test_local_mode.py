@@ -338,3 +338,37 @@ def test_summary_names_keep_alives_apart_and_prints_every_line() -> None:
         x.split(": ", 1) for x in summary_lines(snapshot(control_types={}, control=0), {}, 0)
     )
     assert quiet["notice types"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "says"),
+    [
+        (["--api-port", "70000"], "--api-port", "is not a port"),
+        (["--aws-port", "-1"], "--aws-port", "below 0"),
+        (["--tweets", "0"], "--tweets", "below 1"),
+        (["--tweets", "-5"], "--tweets", "below 1"),
+        (["--tweets", "many"], "--tweets", "not a whole number"),
+        (["--duration", "-1"], "--duration", "at least 0"),
+        (["--duration", "nan"], "--duration", "out of range"),
+        (["--schedule", "1"], "--schedule", "more than 1"),
+        (["--rate", "-2"], "--rate", "at least 0"),
+        (["--flush-seconds", "901"], "--flush-seconds", "at most 900"),
+        (["--poll-interval", "0"], "--poll-interval", "more than 0"),
+        (["--status-every", "0"], "--status-every", "more than 0"),
+    ],
+)
+def test_a_bad_flag_is_one_line_naming_it_and_exit_2(
+    argv: list[str], flag: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        args(*argv)
+    assert stop.value.code == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    (line,) = out.err.splitlines()
+    assert line.startswith(f"error: argument {flag}: ") and says in line, line
+
+
+def test_good_flags_parse_to_numbers() -> None:
+    parsed = args("--api-port", "0", "--aws-port", "65535", "--tweets", "1", "--duration", "0")
+    assert (parsed.api_port, parsed.aws_port, parsed.tweets, parsed.duration) == (0, 65535, 1, 0)

@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import functools
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tweetlake_local.firehose import DEFAULT_LAKE_DIR
 from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
+
+METRICS_LOG = logging.getLogger("tweetlake.consumer.metrics")
+
+
+def local_consumer() -> Callable[[dict[str, Any]], Any]:
+    """The real consumer, its EMF metric lines logged (``tweetlake.consumer.metrics``)
+    rather than printed: Lambda's stdout is CloudWatch's, a command's stdout its report."""
+    from chalicelib.consume.handler import handle_batch
+
+    return functools.partial(handle_batch, sink=METRICS_LOG.info)
 
 
 def sql_command(args: argparse.Namespace) -> int:
@@ -64,10 +77,8 @@ def backfill_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         consumer: Any = dry_run
     else:
-        from chalicelib.consume.handler import handle_batch
-
         os.environ.update(env)  # the consumer reads its settings from the environment
-        consumer = handle_batch
+        consumer = local_consumer()
     batch_size = args.batch_size
     if batch_size is None:
         from tweetlake_local.poller import consumer_batch_settings
@@ -160,9 +171,7 @@ def redrive_command(args: argparse.Namespace) -> int:
     consumer: Any = None
     producer: Any = None
     if not args.dry_run:
-        from chalicelib.consume.handler import handle_batch
-
-        consumer = handle_batch
+        consumer = local_consumer()
         producer = KinesisProducer(aws.client("kinesis", settings.region), settings.stream_name)
     stream_arn = kinesis_stream_arn(settings.stream_name, settings.region)
     try:

@@ -61,5 +61,6 @@ def test_cli_backfill_runs_the_real_consumer(
     source = f"s3://{aws.settings.lake_bucket}"
     assert main(["backfill", source, "--aws-endpoint", aws.server.endpoint]) == 0
     out = capsys.readouterr().out
+    assert '"_aws"' not in out  # the consumer's metric lines are logged, not the report
     assert f"backfill: {len(datas)} records from" in out
     assert aws.settings.tweets_table in out

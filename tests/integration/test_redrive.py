@@ -237,6 +237,7 @@ def test_redrive_reports_what_the_consumer_did(aws: AwsHarness) -> None:
         code = main([*args, "--aws-endpoint", aws.server.endpoint])
     text = out.getvalue()
     assert code == 1, text
+    assert '"_aws"' not in text  # the consumer's metric lines are logged, not the report
     assert "the consumer: 0 stored, 0 duplicates, 0 deleted, 0 suppressed, 2 quarantined" in text
     keys = quarantine_keys(aws)
     assert len(keys) == 2 and all(k.startswith(f"quarantine/dt={DAY}/") for k in keys), keys

@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.aws import error_code
 from chalicelib.timeutil import now_iso
 
 CHECKPOINT_PK = "checkpoint"
@@ -68,7 +69,7 @@ class Checkpoint:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             stored = self.read()
             return CheckpointWrite(

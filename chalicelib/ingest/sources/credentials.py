@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.aws import error_code
 from chalicelib.config import ConfigError
 from chalicelib.ingest.sources.base import SourceRefusedError
 
@@ -129,7 +130,7 @@ def from_secrets_manager(
     try:
         response = get_secret_value(SecretId=secret_id)
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        code = error_code(exc) or type(exc).__name__
         raise ConfigError(
             SECRET_SETTING,
             f"names a secret that cannot be read ({code})",

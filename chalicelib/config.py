@@ -33,6 +33,7 @@ _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _STREAM_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 _TABLE_RE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_FIREHOSE_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 
 
 class ConfigError(RuntimeError):
@@ -53,6 +54,8 @@ class Settings:
     state_table: str
     lake_bucket: str
     source: str
+    #: The Direct PUT Firehose the consumer publishes accepted rows to (None: no lake).
+    curated_firehose: str | None = None
 
 
 # (variable, pattern, what to put there). The convention the names follow is
@@ -123,7 +126,27 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "is not set" if not source else f"is {source!r}",
             f"choose one of {', '.join(SOURCES)}",
         )
-    return Settings(stage=stage, region=region, source=source, **names)
+    return Settings(
+        stage=stage,
+        region=region,
+        source=source,
+        curated_firehose=_optional(
+            env,
+            "TWEETLAKE_CURATED_FIREHOSE",
+            _FIREHOSE_RE,
+            "the curated Firehose delivery stream, e.g. tweetlake-dev-curated (or unset: no lake)",
+        ),
+        **names,
+    )
+
+
+def _optional(
+    env: Mapping[str, str], variable: str, pattern: re.Pattern[str], fix: str
+) -> str | None:
+    """An optional name: None when unset, ConfigError when set but malformed."""
+    if not env.get(variable, "").strip():
+        return None
+    return _required(env, variable, pattern, fix)
 
 
 _WATCHED = (
@@ -131,6 +154,7 @@ _WATCHED = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "TWEETLAKE_SOURCE",
+    "TWEETLAKE_CURATED_FIREHOSE",
     *(var for _, var, _, _ in _NAMES),
 )
 _cache: dict[tuple[str | None, ...], Settings] = {}

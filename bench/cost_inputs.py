@@ -14,6 +14,9 @@ Runs the real code and writes ``docs/measured_inputs.json``, which
   Python on this machine, so its latency overstates DynamoDB's on AWS.
 * **DynamoDB item bytes**: the items the consumer wrote, scanned back and sized by
   DynamoDB's published rules (``chalicelib.dynamo.attributes.item_size``).
+* **Curated rows**: the row the consumer publishes to the curated Firehose for each
+  sample tweet (``chalicelib.consume.lake``: the lake columns as one JSON line), with
+  Firehose's 5 KB rounding per record.
 * **The lake**: raw gzip and Parquet bytes per tweet from the local Firehose
   encoders (one buffer of 20,000 tweets, like a 64-128 MiB Firehose buffer), and
   the bytes each named query scans per million tweets (``bench.lake``'s column
@@ -35,6 +38,7 @@ from typing import Any
 
 from bench.ingest import reset, start_moto
 from bench.lake import chunk_sizes, scanned_bytes, shared_sample
+from chalicelib.consume.lake import encode_row, tweet_row
 from chalicelib.dynamo.attributes import from_item, item_size
 from chalicelib.ingest.handler import encode_record
 from tests.support.sample import sample_envelopes
@@ -69,6 +73,19 @@ def record_sizes(envelopes: list[dict[str, Any]]) -> dict[str, float]:
         )
         / n,
         "record_bytes_max": float(max(sizes)),
+    }
+
+
+def lake_row_sizes(envelopes: list[dict[str, Any]]) -> dict[str, float]:
+    """The curated rows of the sample's tweets: what the consumer puts into Firehose.
+
+    A tweet's envelope carries every lake column under its own name, as the item the
+    consumer stores does, so its row is the one the consumer publishes for it."""
+    sizes = [len(encode_row(tweet_row(e))) for e in envelopes if e.get("kind") == "tweet"]
+    n = len(sizes)
+    return {
+        "lake_row_bytes": round(sum(sizes) / n, 1),
+        "lake_row_billed_bytes_5kb": round(sum(billed(s, FIREHOSE_ROUNDING) for s in sizes) / n, 1),
     }
 
 
@@ -213,6 +230,7 @@ def main() -> None:
         "code": code_version(),
     }
     result.update({k: round(v, 2) for k, v in record_sizes(lake_envelopes).items()})
+    result.update(lake_row_sizes(lake_envelopes))
     result.update(measure_lake(lake_envelopes))
     result.update(measure_consumer(envelopes))
     notes = [
@@ -226,11 +244,15 @@ def main() -> None:
         r = record_sizes(real)
         result["real_v1_record_bytes"] = round(r["record_bytes"], 1)
         result["real_v1_record_billed_bytes_5kb"] = round(r["record_billed_bytes_5kb"], 1)
+        rows = lake_row_sizes(real)
+        result["real_v1_lake_row_bytes"] = rows["lake_row_bytes"]
         notes.append(
             f"The {len(real)} real v1.1 statuses beside the repository (../shared) make records"
             f" of {r['record_bytes']:,.0f} B on average ({r['record_billed_bytes_5kb']:,.0f} B"
             " billed by Firehose): real v1.1 payloads are larger than the sample's, so"
-            " Kinesis and Firehose cost more per tweet with them."
+            " Kinesis and Firehose cost more per tweet with them. Their curated rows are"
+            f" {rows['lake_row_bytes']:,.0f} B ({rows['lake_row_billed_bytes_5kb']:,.0f} B"
+            " billed): the row leaves the payload out."
         )
     result["notes"] = notes
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else MEASURED_PATH

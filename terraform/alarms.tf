@@ -39,7 +39,7 @@ resource "aws_cloudwatch_metric_alarm" "consume_iterator_age" {
 
 resource "aws_cloudwatch_metric_alarm" "stream_iterator_age" {
   alarm_name          = "${local.prefix}-stream-iterator-age"
-  alarm_description   = "Some reader of ${local.stream_name} (consumer or Firehose) is more than ${var.iterator_age_alarm_ms / 60000} minutes behind."
+  alarm_description   = "Some reader of ${local.stream_name} (the consumer or the raw Firehose) is more than ${var.iterator_age_alarm_ms / 60000} minutes behind."
   namespace           = "AWS/Kinesis"
   metric_name         = "GetRecords.IteratorAgeMilliseconds"
   dimensions          = { StreamName = aws_kinesis_stream.tweets.name }
@@ -126,29 +126,39 @@ resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
 }
 
 # --- the lake (Firehose) ---------------------------------------------------------
+#
+# raw (reads the stream): one alarm, on freshness. A failing S3 delivery is
+# retried with the records held back, so failures show as staleness within
+# the threshold; a raw stream that stops reading shows in stream_iterator_age.
+# (A second alarm on DeliveryToS3.Success would page sooner on transient
+# failures Firehose retries anyway, for $0.10 a month.)
+# curated (Direct PUT from the consumer): deliveries failing, or rows Firehose
+# could not convert (a schema mismatch, which no retry fixes). A row refused at
+# PutRecordBatch never reaches Firehose: the consumer retries it and then fails
+# its batch (lambda_errors).
 
-resource "aws_cloudwatch_metric_alarm" "firehose_freshness" {
-  alarm_name          = "${local.prefix}-lake-freshness"
-  alarm_description   = "The oldest record in ${local.firehose_name} waited more than 15 minutes beyond the buffer interval to reach curated/: delivery is failing or retrying."
+resource "aws_cloudwatch_metric_alarm" "firehose_raw_freshness" {
+  alarm_name          = "${local.prefix}-raw-freshness"
+  alarm_description   = "The oldest record in ${local.firehose_names.raw} waited more than 15 minutes beyond the buffer interval to reach raw/: delivery is failing or retrying (see its log group; what it gives up on lands in firehose-errors/raw/), and the lossless copy lags the stream."
   namespace           = "AWS/Firehose"
   metric_name         = "DeliveryToS3.DataFreshness"
-  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
+  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.raw.name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1
-  threshold           = var.firehose_buffer_interval_s + 900
+  threshold           = var.raw_buffer_interval_s + 900
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "firehose_delivery_failures" {
-  alarm_name          = "${local.prefix}-lake-delivery-failures"
-  alarm_description   = "Some Parquet deliveries of ${local.firehose_name} to curated/ failed (see its log group; failed data lands in firehose-errors/)."
+resource "aws_cloudwatch_metric_alarm" "firehose_curated_delivery_failures" {
+  alarm_name          = "${local.prefix}-curated-delivery-failures"
+  alarm_description   = "Some Parquet deliveries of ${local.firehose_names.curated} to curated/ failed (see its log group; what it gives up on lands in firehose-errors/curated/)."
   namespace           = "AWS/Firehose"
   metric_name         = "DeliveryToS3.Success"
-  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
+  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.curated.name }
   statistic           = "Minimum"
   period              = 300
   evaluation_periods  = 1
@@ -159,28 +169,12 @@ resource "aws_cloudwatch_metric_alarm" "firehose_delivery_failures" {
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "firehose_backup_failures" {
-  alarm_name          = "${local.prefix}-lake-raw-backup-failures"
-  alarm_description   = "Some raw/ backups of ${local.firehose_name} failed: the lossless copy has gaps (see its log group)."
-  namespace           = "AWS/Firehose"
-  metric_name         = "BackupToS3.Success"
-  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
-  statistic           = "Minimum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "firehose_conversion_failures" {
-  alarm_name          = "${local.prefix}-lake-conversion-failures"
-  alarm_description   = "Firehose could not convert records to Parquet (schema mismatch with the Glue table); they are in firehose-errors/curated/ and, intact, in raw/."
+resource "aws_cloudwatch_metric_alarm" "firehose_curated_conversion_failures" {
+  alarm_name          = "${local.prefix}-curated-conversion-failures"
+  alarm_description   = "${local.firehose_names.curated} could not convert rows the consumer published to Parquet (schema mismatch with the Glue table ${local.curated_table}); they are in firehose-errors/curated/, and the tweets themselves in DynamoDB and raw/."
   namespace           = "AWS/Firehose"
   metric_name         = "FailedConversion.Records"
-  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
+  dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.curated.name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

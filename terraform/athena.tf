@@ -1,9 +1,11 @@
 # Athena: one workgroup per stage whose settings queries cannot override, and
 # the named queries, one per file in sql/ (Athena engine v3, Trino dialect).
+# fileset() does not descend into folders: sql/views/ holds the view's SQL
+# (glue.tf), which is a view, not a named query.
 
 resource "aws_athena_workgroup" "this" {
   name        = local.prefix
-  description = "tweetlake ${var.stage}: queries over ${local.glue_database}.${local.curated_table}; results encrypted, bytes scanned capped."
+  description = "tweetlake ${var.stage}: query the view ${local.glue_database}.${local.tweets_view} (one row per live tweet; ${local.curated_table} is its base table); results encrypted, bytes scanned capped."
 
   configuration {
     enforce_workgroup_configuration    = true

@@ -1,7 +1,7 @@
-# The Glue catalog: the curated table Firehose converts into (declared here,
-# so conversion never waits on a crawler), and a crawler that catalogs the raw
-# zone in a database of its own, so it can never touch the curated table's
-# partition projection properties.
+# The Glue catalog: the curated base table Firehose converts into (declared
+# here, so conversion never waits on a crawler), the view analysts query over
+# it, and a crawler that catalogs the raw zone in a database of its own, so it
+# can never touch the curated table's partition projection properties.
 
 module "glue_columns" {
   source      = "./modules/glue_columns"
@@ -11,7 +11,7 @@ module "glue_columns" {
 
 resource "aws_glue_catalog_database" "lake" {
   name        = local.glue_database
-  description = "tweetlake ${var.stage}: the curated Parquet table (tweets) and nothing a crawler writes."
+  description = "tweetlake ${var.stage}: the curated Parquet table (${local.curated_table}), the view analysts query (${local.tweets_view}), and nothing a crawler writes."
 }
 
 resource "aws_glue_catalog_database" "raw" {
@@ -19,10 +19,10 @@ resource "aws_glue_catalog_database" "raw" {
   description = "tweetlake ${var.stage}: tables the raw-zone crawler discovers over s3://${local.lake_bucket_name}/${local.raw_prefix}."
 }
 
-resource "aws_glue_catalog_table" "tweets" {
+resource "aws_glue_catalog_table" "tweet_versions" {
   name          = local.curated_table
   database_name = aws_glue_catalog_database.lake.name
-  description   = "Tweets as Parquet (Snappy), written by Firehose from the Kinesis stream; columns from chalicelib/envelope/schema.json. Partitioned by when the tweet was posted (created_at, UTC): dt=yyyy-MM-dd, hour=HH; tweets without a plausible time are under dt=unknown, which the projection does not list."
+  description   = "What the consumer published, as Parquet (Snappy) through Firehose, at least once: each stored copy of a tweet and a tombstone row (kind = 'delete') for each tweet it buried. Analysts query the view ${local.tweets_view} (one row per live tweet). Columns from chalicelib/envelope/schema.json. Partitioned by when the tweet was posted (created_at, UTC): dt=yyyy-MM-dd, hour=HH; rows without a plausible time are under dt=unknown, which the projection does not list."
   table_type    = "EXTERNAL_TABLE"
 
   parameters = {
@@ -79,6 +79,52 @@ resource "aws_glue_catalog_table" "tweets" {
         name    = columns.value.name
         type    = columns.value.type
         comment = columns.value.comment
+      }
+    }
+  }
+}
+
+# The view analysts query: one row per tweet the consumer accepted, none once
+# deleted (sql/views/tweets.sql). An Athena view is a Glue table of type
+# VIRTUAL_VIEW whose original text carries, base64-encoded, the JSON Athena
+# (Trino) reads back: the SQL, the catalog and schema it resolves names in, and
+# the columns with their Trino types. Athena reports a view as stale when those
+# columns no longer match what the SQL returns, so both derive from the schema
+# (tests/unit/test_terraform_glue.py checks the SQL's select list).
+
+locals {
+  tweets_view_columns = concat(
+    [for c in module.glue_columns.columns : { name = c.name, type = c.type, presto_type = c.presto_type }],
+    [for k in ["dt", "hour"] : { name = k, type = "string", presto_type = "varchar" }],
+  )
+  tweets_view_definition = jsonencode({
+    originalSql = file("${path.module}/../sql/views/tweets.sql")
+    catalog     = "awsdatacatalog"
+    schema      = local.glue_database
+    columns     = [for c in local.tweets_view_columns : { name = c.name, type = c.presto_type }]
+  })
+}
+
+resource "aws_glue_catalog_table" "tweets" {
+  name               = local.tweets_view
+  database_name      = aws_glue_catalog_database.lake.name
+  description        = "The tweets analysts query: one row per tweet the consumer accepted and has not buried, read from ${local.curated_table} (sql/views/tweets.sql). Filter on dt/hour (the posting day and hour, UTC) to prune partitions."
+  table_type         = "VIRTUAL_VIEW"
+  view_original_text = "/* Presto View: ${base64encode(local.tweets_view_definition)} */"
+  view_expanded_text = "/* Presto View */"
+
+  parameters = {
+    presto_view = "true"
+    comment     = "Presto View"
+  }
+
+  storage_descriptor {
+    dynamic "columns" {
+      for_each = local.tweets_view_columns
+
+      content {
+        name = columns.value.name
+        type = columns.value.type
       }
     }
   }

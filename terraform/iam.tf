@@ -82,11 +82,11 @@ resource "aws_iam_role_policy" "ingest" {
   policy = data.aws_iam_policy_document.ingest.json
 }
 
-# --- consume: the Kinesis consumer (stream -> DynamoDB, quarantine) -----------
+# --- consume: the Kinesis consumer (stream -> DynamoDB, quarantine, curated) ---
 
 resource "aws_iam_role" "consume" {
   name               = "${local.prefix}-consume"
-  description        = "Chalice function ${local.lambda_functions.consume}: reads the stream, writes the tables."
+  description        = "Chalice function ${local.lambda_functions.consume}: reads the stream, writes the tables and the curated Firehose."
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 
@@ -127,6 +127,13 @@ data "aws_iam_policy_document" "consume" {
     sid       = "Quarantine"
     actions   = ["s3:PutObject"]
     resources = [local.lake_objects.quarantine]
+  }
+
+  # The accepted rows and tombstones, to the curated zone (chalicelib/consume/lake.py).
+  statement {
+    sid       = "PublishCurated"
+    actions   = ["firehose:PutRecordBatch"]
+    resources = [aws_kinesis_firehose_delivery_stream.curated.arn]
   }
 }
 
@@ -181,7 +188,7 @@ resource "aws_iam_role_policy" "api" {
   policy = data.aws_iam_policy_document.api.json
 }
 
-# --- Firehose: stream -> curated/ (Parquet) and raw/ (backup) ----------------
+# --- Firehose: one role per delivery stream -----------------------------------
 
 data "aws_iam_policy_document" "firehose_assume" {
   statement {
@@ -201,13 +208,15 @@ data "aws_iam_policy_document" "firehose_assume" {
   }
 }
 
-resource "aws_iam_role" "firehose" {
-  name               = "${local.prefix}-firehose"
-  description        = "Firehose ${local.firehose_name}: reads the stream, the Glue table schema, writes the lake."
+# raw: stream -> raw/ (gzip JSON lines). Reads the stream; no Glue.
+
+resource "aws_iam_role" "firehose_raw" {
+  name               = "${local.prefix}-firehose-raw"
+  description        = "Firehose ${local.firehose_names.raw}: reads the stream, writes raw/."
   assume_role_policy = data.aws_iam_policy_document.firehose_assume.json
 }
 
-data "aws_iam_policy_document" "firehose" {
+data "aws_iam_policy_document" "firehose_raw" {
   statement {
     sid = "ReadStream"
     actions = [
@@ -226,13 +235,44 @@ data "aws_iam_policy_document" "firehose" {
   }
 
   statement {
-    sid     = "WriteZones"
-    actions = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
-    resources = [
-      local.lake_objects.curated,
-      local.lake_objects.raw,
-      local.lake_objects.errors,
-    ]
+    sid       = "WriteRaw"
+    actions   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    resources = [local.lake_objects.raw, local.lake_objects.errors]
+  }
+
+  statement {
+    sid       = "DeliveryErrorLogs"
+    actions   = ["logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.firehose["raw"].arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "firehose_raw" {
+  name   = "firehose-raw"
+  role   = aws_iam_role.firehose_raw.id
+  policy = data.aws_iam_policy_document.firehose_raw.json
+}
+
+# curated: Direct PUT rows -> curated/ (Parquet). Reads the Glue table's
+# schema for the conversion; reads no stream (the consumer puts the rows).
+
+resource "aws_iam_role" "firehose_curated" {
+  name               = "${local.prefix}-firehose-curated"
+  description        = "Firehose ${local.firehose_names.curated}: reads the Glue table schema, writes curated/."
+  assume_role_policy = data.aws_iam_policy_document.firehose_assume.json
+}
+
+data "aws_iam_policy_document" "firehose_curated" {
+  statement {
+    sid       = "Bucket"
+    actions   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+    resources = [aws_s3_bucket.lake.arn]
+  }
+
+  statement {
+    sid       = "WriteCurated"
+    actions   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    resources = [local.lake_objects.curated, local.lake_objects.errors]
   }
 
   statement {
@@ -241,21 +281,21 @@ data "aws_iam_policy_document" "firehose" {
     resources = [
       "arn:${local.partition}:glue:${var.region}:${local.account_id}:catalog",
       aws_glue_catalog_database.lake.arn,
-      aws_glue_catalog_table.tweets.arn,
+      aws_glue_catalog_table.tweet_versions.arn,
     ]
   }
 
   statement {
     sid       = "DeliveryErrorLogs"
     actions   = ["logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.firehose["curated"].arn}:*"]
   }
 }
 
-resource "aws_iam_role_policy" "firehose" {
-  name   = "firehose"
-  role   = aws_iam_role.firehose.id
-  policy = data.aws_iam_policy_document.firehose.json
+resource "aws_iam_role_policy" "firehose_curated" {
+  name   = "firehose-curated"
+  role   = aws_iam_role.firehose_curated.id
+  policy = data.aws_iam_policy_document.firehose_curated.json
 }
 
 # --- Glue crawler: raw/ -> the raw database ----------------------------------

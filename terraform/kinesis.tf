@@ -1,6 +1,7 @@
 # The stream every tweet passes through. Its readers share each shard's 2 MB/s
 # and five GetRecords calls a second: the consumer's event source mapping and
-# one Firehose (firehose.tf says why there is only one).
+# the raw Firehose. The curated Firehose does not read it: the consumer puts
+# its accepted rows there (firehose.tf).
 
 resource "aws_kinesis_stream" "tweets" {
   name             = local.stream_name

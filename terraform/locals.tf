@@ -19,14 +19,17 @@ locals {
   # Glue and Athena identifiers take underscores, not dashes.
   glue_database     = replace("${var.project}_${var.stage}", "-", "_")
   glue_raw_database = "${local.glue_database}_raw"
-  curated_table     = "tweets"
+  # The base table holds what the consumer published (at least once, with
+  # tombstones); analysts query the view over it (sql/views/tweets.sql).
+  curated_table = "tweet_versions"
+  tweets_view   = "tweets"
 
   # Lake layout: one prefix per zone, Hive-style dt=/hour= partitions. The
   # curated zone is partitioned by when each tweet was posted (UTC), read from
   # the envelope's created_at by the JQ query below (Firehose dynamic
   # partitioning), as the local emulation does (tweetlake_local/firehose.py
-  # creation_partition). Raw (the source backup, which dynamic partitioning
-  # does not reach) and the error outputs are partitioned by arrival time.
+  # creation_partition). Raw (the lossless copy of the stream) and the error
+  # outputs are partitioned by arrival time.
   time_partitions     = "dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
   creation_partitions = "dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/"
 
@@ -58,8 +61,13 @@ locals {
     api     = local.prefix
   }
 
-  stream_name    = "${local.prefix}-tweets"
-  firehose_name  = "${local.prefix}-lake"
+  stream_name = "${local.prefix}-tweets"
+  # The two delivery streams (firehose.tf), named as the local emulation names
+  # them (tweetlake_local/firehose.py raw_delivery, curated_delivery).
+  firehose_names = {
+    raw     = "${local.prefix}-raw"
+    curated = "${local.prefix}-curated"
+  }
   twitter_secret = "${var.project}/${var.stage}/twitter"
   # SSM SecureString with the API's cursor-signing key; created out of band
   # (docs/deploy.md) so the key is never in Terraform state.

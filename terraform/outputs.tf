@@ -70,13 +70,18 @@ output "lambda_function_names" {
   value       = local.lambda_functions
 }
 
-output "firehose_name" {
-  description = "Firehose delivery stream writing curated/ (Parquet) and raw/ (JSON lines backup)."
-  value       = aws_kinesis_firehose_delivery_stream.lake.name
+output "raw_firehose" {
+  description = "Firehose delivery stream copying the Kinesis stream to raw/ (gzip JSON lines)."
+  value       = aws_kinesis_firehose_delivery_stream.raw.name
+}
+
+output "curated_firehose" {
+  description = "Direct PUT Firehose the consumer publishes accepted rows to, written to curated/ as Parquet (TWEETLAKE_CURATED_FIREHOSE)."
+  value       = aws_kinesis_firehose_delivery_stream.curated.name
 }
 
 output "glue_database" {
-  description = "Glue database of the curated table (Athena: SELECT ... FROM <glue_database>.tweets)."
+  description = "Glue database of the curated table and its view (Athena: SELECT ... FROM <glue_database>.tweets)."
   value       = aws_glue_catalog_database.lake.name
 }
 
@@ -86,7 +91,12 @@ output "glue_raw_database" {
 }
 
 output "curated_table" {
-  description = "Glue table of the curated Parquet zone."
+  description = "Glue base table of the curated Parquet zone (every row the consumer published, tombstones included)."
+  value       = aws_glue_catalog_table.tweet_versions.name
+}
+
+output "tweets_view" {
+  description = "Athena view analysts query: one row per live tweet, over curated_table."
   value       = aws_glue_catalog_table.tweets.name
 }
 

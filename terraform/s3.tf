@@ -1,6 +1,7 @@
 # The lake bucket. One bucket, one prefix per zone:
-#   raw/             source records as Firehose received them (gzip JSON lines)
-#   curated/         the same records as Parquet (the Glue table `tweets`)
+#   raw/             the stream's records as the raw Firehose read them (gzip JSON lines)
+#   curated/         the rows the consumer accepted, as Parquet (the Glue table
+#                    `tweet_versions`; analysts query the view `tweets`)
 #   quarantine/      records ingest or consume could not store, with the reason
 #   athena-results/  query results of the workgroup
 #   firehose-errors/ records Firehose could not convert or deliver

@@ -47,7 +47,7 @@ variable "stream_mode" {
 
 variable "stream_shard_count" {
   type        = number
-  description = "Shards when stream_mode is PROVISIONED (ignored for ON_DEMAND). One shard takes 1 MB/s or 1,000 records/s in and gives 2 MB/s out, shared by the consumer and Firehose."
+  description = "Shards when stream_mode is PROVISIONED (ignored for ON_DEMAND). One shard takes 1 MB/s or 1,000 records/s in and gives 2 MB/s out, shared by the consumer and the raw Firehose."
   default     = 1
 
   validation {
@@ -69,7 +69,7 @@ variable "stream_retention_hours" {
 
 variable "firehose_buffer_size_mb" {
   type        = number
-  description = "Firehose buffer before it writes a Parquet file to curated/ (MiB). Record format conversion needs at least 64."
+  description = "Curated Firehose buffer before it writes a Parquet file to curated/ (MiB), per active dt/hour partition. Record format conversion needs at least 64."
   default     = 128
 
   validation {
@@ -80,7 +80,7 @@ variable "firehose_buffer_size_mb" {
 
 variable "firehose_buffer_interval_s" {
   type        = number
-  description = "Longest Firehose waits before writing curated/ and raw/ files (seconds): the lake's freshness versus file count."
+  description = "Longest the curated Firehose waits before writing a curated/ file (seconds): the analysts' freshness versus file count (raw/ has raw_buffer_interval_s)."
   default     = 300
 
   validation {
@@ -89,9 +89,20 @@ variable "firehose_buffer_interval_s" {
   }
 }
 
+variable "raw_buffer_interval_s" {
+  type        = number
+  description = "Longest the raw Firehose waits before writing a raw/ file (seconds). raw/ is the lossless copy read by backfills, re-drives and the purge, not by live queries, so the default is the longest Firehose allows: a third of the objects (and S3 PUTs) of 300 s."
+  default     = 900
+
+  validation {
+    condition     = var.raw_buffer_interval_s >= 60 && var.raw_buffer_interval_s <= 900
+    error_message = "raw_buffer_interval_s must be between 60 and 900."
+  }
+}
+
 variable "raw_buffer_size_mb" {
   type        = number
-  description = "Firehose buffer before it writes a gzip JSON-lines file of the source records to raw/ (MiB)."
+  description = "Raw Firehose buffer before it writes a gzip JSON-lines file of the stream's records to raw/ (MiB); no conversion, so any size from 1."
   default     = 64
 
   validation {
@@ -185,8 +196,8 @@ variable "projection_start_date" {
 
 variable "crawler_schedule" {
   type        = string
-  description = "When the Glue crawler over raw/ runs (EventBridge cron, UTC). Each run is billed at least 10 minutes of DPU time ($2.23 a month daily, $0.32 weekly), so weekly is the default: new raw/ partitions show in the crawled table up to a week late (the curated table uses partition projection and is never late; replay and backfill read S3 directly)."
-  default     = "cron(30 2 ? * SUN *)"
+  description = "When the Glue crawler over raw/ runs (EventBridge cron, UTC), or null: only when started (aws glue start-crawler). Each run is billed at least 10 minutes of DPU time ($2.23 a month daily, $0.31 weekly). The default is null: raw/ is read by backfills, re-drives and the purge straight from S3, and an operator runs the crawler before an ad-hoc Athena query of raw/ (docs/operations.md); the curated table uses partition projection and needs no crawler."
+  default     = null
 }
 
 variable "iterator_age_alarm_ms" {

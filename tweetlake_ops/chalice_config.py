@@ -36,6 +36,8 @@ ENVIRONMENT = {
     "TWEETLAKE_AUTHORS_TABLE": "authors_table",
     "TWEETLAKE_STATE_TABLE": "state_table",
     "TWEETLAKE_LAKE_BUCKET": "lake_bucket",
+    # The consumer publishes its accepted rows there (the curated zone, Parquet).
+    "TWEETLAKE_CURATED_FIREHOSE": "curated_firehose",
 }
 # Only the ingest function reads the Twitter credentials.
 INGEST_ENVIRONMENT = {"TWEETLAKE_TWITTER_SECRET": "twitter_secret_arn"}

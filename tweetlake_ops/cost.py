@@ -116,6 +116,8 @@ class Measured:
     authors_per_tweet_stored: float  # author items in the table per tweet (storage)
     keys_read_per_tweet: float  # strongly consistent reads the consumer makes per tweet
     tweets_written_per_tweet: float
+    lake_row_bytes: float  # curated row the consumer publishes (JSON line), mean
+    lake_row_billed_bytes_5kb: float  # mean of each row rounded up to 5 KB (Firehose)
     # batch size -> (handler ms, author items written per tweet), for sizes measured
     consumer_batches: Mapping[int, tuple[float, float]] = field(default_factory=dict)
     scan_bytes_per_million: Mapping[str, float] = field(default_factory=dict)
@@ -148,13 +150,15 @@ class Deployment:
     stream_mode: str = "PROVISIONED"  # terraform/variables.tf stream_mode
     curated_buffer_mb: int = 128  # firehose_buffer_size_mb
     raw_buffer_mb: int = 64  # raw_buffer_size_mb
-    buffer_interval_s: int = 300  # firehose_buffer_interval_s
-    alarms: int = 16  # terraform/alarms.tf with 3 functions and ingest_silence on
+    buffer_interval_s: int = 300  # firehose_buffer_interval_s (curated)
+    raw_buffer_interval_s: int = 900  # raw_buffer_interval_s
+    alarms: int = 15  # terraform/alarms.tf with 3 functions and ingest_silence on
     secrets: int = 1
-    crawler_runs_per_day: float = 1 / 7  # crawler_schedule: weekly
+    crawler_runs_per_day: float = 0.0  # crawler_schedule: null, run by hand (none priced)
     crawler_min_minutes: int = 10  # Glue bills a crawler run at least 10 minutes
     crawler_dpus: float = 1.0  # assumption: AWS does not publish a crawler's DPU count
-    stream_readers: int = 2  # the consumer's mapping and ONE Firehose (raw is its backup)
+    stream_readers: int = 2  # the consumer's mapping and the raw Firehose
+    lake_rows_per_tweet: float = 1.0  # rows the consumer publishes per tweet stored
     named_queries: Sequence[str] = ()
     api_memory_mb: int = 256
     api_timeout_s: int = 10
@@ -498,20 +502,32 @@ def _dynamodb_lines(bill: _Bill, batch: float) -> None:
 
 def _firehose_and_s3_lines(bill: _Bill) -> None:
     month_s, tweets, p, m, d = bill.month_s, bill.tweets, bill.p, bill.m, bill.d
-    # Firehose: one delivery stream; its raw backup is not billed as a second ingestion.
-    fh_gb = tweets * m.record_billed_bytes_5kb / GIB
+    # Firehose: two delivery streams, each billing its own ingestion per record rounded
+    # up to 5 KB. raw takes every stream record; curated the consumer's rows, smaller
+    # but each still billed as 5 KB, and only curated converts to Parquet.
+    raw_gb = tweets * m.record_billed_bytes_5kb / GIB
     bill.add(
         "Firehose",
-        "ingestion (5 KB-rounded)",
-        fh_gb * p["firehose_gb_ingested"],
-        f"{fh_gb:,.2f} GB x ${p['firehose_gb_ingested']}",
+        "raw: ingestion from the stream (5 KB-rounded)",
+        raw_gb * p["firehose_gb_ingested"],
+        f"{raw_gb:,.2f} GB x ${p['firehose_gb_ingested']}",
+        "firehose_gb_ingested",
+    )
+    rows = tweets * d.lake_rows_per_tweet
+    curated_gb = rows * m.lake_row_billed_bytes_5kb / GIB
+    bill.add(
+        "Firehose",
+        "curated: Direct PUT of the consumer's rows (5 KB-rounded)",
+        curated_gb * p["firehose_gb_ingested"],
+        f"{rows:,.0f} rows of {m.lake_row_bytes:,.0f} B: {curated_gb:,.2f} GB"
+        f" x ${p['firehose_gb_ingested']}",
         "firehose_gb_ingested",
     )
     bill.add(
         "Firehose",
-        "format conversion to Parquet",
-        fh_gb * p["firehose_format_conversion_gb"],
-        f"{fh_gb:,.2f} GB x ${p['firehose_format_conversion_gb']}",
+        "curated: format conversion to Parquet",
+        curated_gb * p["firehose_format_conversion_gb"],
+        f"{curated_gb:,.2f} GB x ${p['firehose_format_conversion_gb']}",
         "firehose_format_conversion_gb",
     )
 
@@ -524,10 +540,9 @@ def _firehose_and_s3_lines(bill: _Bill) -> None:
         f"{s3_gb:,.2f} GB-month",
         "s3_standard_gb_month",
     )
-    flushes = month_s / d.buffer_interval_s
-    objects = max(flushes, tweets * m.parquet_bytes / (d.curated_buffer_mb * MIB)) + max(
-        flushes, tweets * m.raw_gzip_bytes / (d.raw_buffer_mb * MIB)
-    )
+    objects = max(
+        month_s / d.buffer_interval_s, tweets * m.parquet_bytes / (d.curated_buffer_mb * MIB)
+    ) + max(month_s / d.raw_buffer_interval_s, tweets * m.raw_gzip_bytes / (d.raw_buffer_mb * MIB))
     bill.add(
         "S3",
         "PUT requests (Firehose objects)",
@@ -558,13 +573,19 @@ def _athena_and_other_lines(bill: _Bill, athena_runs_per_day: float) -> None:
     bill.add(
         "Other",
         f"{d.alarms} alarms, {d.secrets} secret,"
-        f" {'daily' if d.crawler_runs_per_day >= 1 else 'weekly'} crawler",
+        f" {_crawler_schedule(d.crawler_runs_per_day)} crawler",
         d.alarms * p["cloudwatch_alarm_month"]
         + d.secrets * p["secretsmanager_secret_month"]
         + crawler_h * d.crawler_dpus * p["glue_crawler_dpu_hour"],
         f"crawler {crawler_h:,.1f} DPU-h (assumed {d.crawler_dpus:g} DPU)",
         "cloudwatch_alarm_month secretsmanager_secret_month glue_crawler_dpu_hour",
     )
+
+
+def _crawler_schedule(runs_per_day: float) -> str:
+    if runs_per_day <= 0:
+        return "on-demand"
+    return "daily" if runs_per_day >= 1 else "weekly"
 
 
 def athena_query_cost(scanned_bytes: float, per_tb: float) -> float:

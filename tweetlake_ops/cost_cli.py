@@ -51,7 +51,8 @@ GROUPS = (
 
 
 #: What brought the AWS bill at the cap (3M posts a month) from $67.13 to $29.93, step by
-#: step, each figure from this model with only that setting changed.
+#: step, each figure from this model with only that setting changed; then what the
+#: curated zone fed by the consumer added, and what paid for it.
 SIZING = (
     "## Sizing the default stage to the cap",
     "",
@@ -82,6 +83,20 @@ SIZING = (
     "| Glue crawler over `raw/` weekly instead of daily (`crawler_schedule`) | 29.93 |"
     " 1.91 | new `raw/` partitions reach the crawled table up to a week late; the curated"
     " table (partition projection), replay and backfill are unaffected |",
+    "| the curated zone fed by the consumer: a second, Direct PUT Firehose | 30.34 |"
+    " -0.41 | none lost: the lake holds only what the consumer accepted (one row per"
+    " tweet in the `tweets` view). Firehose bills each record rounded up to 5 KB, so"
+    " the consumer's smaller rows cost as much to ingest as the stream's records |",
+    "| raw Firehose buffer 900 s instead of 300 (`raw_buffer_interval_s`) | 30.31 |"
+    " 0.03 | `raw/` files land up to 15 minutes after their records (a third of the"
+    " objects); nothing queries `raw/` live, and the purge's 24 hours are unaffected |",
+    "| one alarm on the raw Firehose (freshness) instead of two | 30.21 | 0.10 | a"
+    " failing `raw/` delivery pages when its records are 15 minutes past the buffer"
+    " interval, not at the first failed attempt (which Firehose retries anyway) |",
+    "| Glue crawler over `raw/` on demand instead of weekly (`crawler_schedule = null`)"
+    " | 29.90 | 0.31 | the crawled `raw/` table learns new partitions only when an"
+    " operator runs the crawler (docs/operations.md); backfill, re-drive and the purge"
+    " read S3 directly, and the curated table needs no crawler |",
     "",
     "Not done: arm64 (20 % off Lambda GB-seconds, ~$1.1 here): Chalice 1.34 has"
     " `lambda_architecture` per stage, but packaging msgspec and pybase64 for aarch64 is"
@@ -285,7 +300,9 @@ def render_markdown(
         " most 250 posts/s on its one stream connection, within one shard.",
         "- Not included: the API (it depends on callers, not on tweets: its ceiling is the"
         " next section), CloudWatch Logs ingestion, data transfer out of AWS, Athena result"
-        " objects.",
+        " objects, and the curated Firehose's dynamic partitioning (its JQ query is billed"
+        " per GB processed, per object delivered and per hour of JQ processing, prices not"
+        " yet in `prices.json`).",
         "",
         *render_api_bound(prices, measured, deployment),
         *SIZING,
@@ -327,6 +344,11 @@ def render_markdown(
             for size, (_, a) in sorted(measured.consumer_batches.items())
         )
         + " | the consumer's counts |",
+        f"| curated row | {measured.lake_row_bytes:,.0f} B mean"
+        f" ({100 * measured.lake_row_bytes / measured.record_bytes:.0f} % of the Kinesis"
+        f" record), {measured.lake_row_billed_bytes_5kb:,.0f} B at 5 KB rounding;"
+        f" {deployment.lake_rows_per_tweet:g} row per tweet (tombstones and retried batches"
+        " not counted) | `bench.cost_inputs` (rows encoded by `chalicelib.consume.lake`) |",
         f"| S3 per tweet | raw gzip {measured.raw_gzip_bytes:,.0f} B, Parquet"
         f" {measured.parquet_bytes:,.0f} B | `tweetlake_local.firehose` encoders |",
         "| Athena bytes per query | "
@@ -334,8 +356,9 @@ def render_markdown(
             f"{q} {b / 1e6:,.1f} MB" for q, b in sorted(measured.scan_bytes_per_million.items())
         )
         + " per million tweets | Parquet column chunks each query reads (`bench.lake`) |",
-        f"| Firehose buffers | curated {deployment.curated_buffer_mb} MiB, raw"
-        f" {deployment.raw_buffer_mb} MiB, {deployment.buffer_interval_s} s;"
+        f"| Firehose buffers | curated {deployment.curated_buffer_mb} MiB or"
+        f" {deployment.buffer_interval_s} s, raw {deployment.raw_buffer_mb} MiB or"
+        f" {deployment.raw_buffer_interval_s} s;"
         f" stream retention {deployment.retention_hours} h; {deployment.alarms} alarms |"
         " Terraform defaults (`terraform/variables.tf`, `alarms.tf`) |",
         "",

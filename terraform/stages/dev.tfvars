@@ -5,6 +5,7 @@ stream_mode                  = "PROVISIONED"
 stream_shard_count           = 1
 stream_retention_hours       = 24
 firehose_buffer_interval_s   = 60
+raw_buffer_interval_s        = 60
 athena_bytes_scanned_cutoff  = 1073741824
 log_retention_days           = 7
 quarantine_expiration_days   = 14

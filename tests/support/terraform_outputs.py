@@ -23,6 +23,7 @@ def terraform_outputs(stage: str = "prod") -> dict[str, Any]:
         "authors_table": f"tweetlake-{stage}-authors",
         "state_table": f"tweetlake-{stage}-state",
         "lake_bucket": lake_bucket(stage),
+        "curated_firehose": f"tweetlake-{stage}-curated",
         "twitter_secret_arn": (
             f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tweetlake/{stage}/twitter-AbCdEf"
         ),

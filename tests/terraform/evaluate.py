@@ -20,6 +20,7 @@ References to resources and data sources (known only after apply) evaluate to
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -475,6 +476,7 @@ def _substr(text: str, offset: int, length: int) -> str:
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "jsondecode": json.loads,
     "jsonencode": lambda v: json.dumps(v, separators=(",", ":")),
+    "base64encode": lambda text: base64.b64encode(text.encode("utf-8")).decode("ascii"),
     "file": lambda path: Path(path).read_text(encoding="utf-8"),
     "fileset": _fileset,
     "contains": lambda seq, value: value in seq,

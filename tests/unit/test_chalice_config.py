@@ -82,6 +82,8 @@ def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
     env = stage_environment("prod", config_path)
     settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
     assert settings.lake_bucket == BUCKET and settings.stage == "prod"
+    # The consumer's lake: the Direct PUT Firehose Terraform created for the stage.
+    assert settings.curated_firehose == "tweetlake-prod-curated"
 
 
 def test_rerunning_is_idempotent_and_keeps_hand_tuned_settings(tmp_path: Path) -> None:
@@ -149,6 +151,24 @@ def test_refuses_names_the_app_would_reject(tmp_path: Path) -> None:
     outputs["lake_bucket"]["value"] = "Not_A_Bucket"
     with pytest.raises(SystemExit, match="TWEETLAKE_LAKE_BUCKET"):
         _run(project, tmp_path, outputs)
+
+
+def test_refuses_a_curated_firehose_name_the_app_would_reject(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    outputs = _outputs()
+    outputs["curated_firehose"]["value"] = "tweetlake prod curated"
+    with pytest.raises(SystemExit, match="TWEETLAKE_CURATED_FIREHOSE"):
+        _run(project, tmp_path, outputs)
+    del outputs["curated_firehose"]
+    with pytest.raises(SystemExit, match="lack curated_firehose"):
+        _run(project, tmp_path, outputs)
+
+
+def test_the_dev_stage_names_terraforms_dev_curated_firehose() -> None:
+    """The dev stage in the repository points at the stream Terraform's dev stage creates."""
+    env = stage_environment("dev")
+    names = load_module().evaluator(tfvars("dev")).local("firehose_names")
+    assert env["TWEETLAKE_CURATED_FIREHOSE"] == names["curated"] == "tweetlake-dev-curated"
 
 
 def test_chalice_builds_functions_named_as_terraform_expects_with_its_roles(

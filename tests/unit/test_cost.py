@@ -86,6 +86,8 @@ MEASURED = Measured(
     authors_per_tweet_stored=0.5,
     keys_read_per_tweet=2,
     tweets_written_per_tweet=1,
+    lake_row_bytes=700,
+    lake_row_billed_bytes_5kb=5120,
     consumer_batches={5: (100.0, 1.0), 500: (1000.0, 0.1)},
     scan_bytes_per_million={"q": 1_000_000},
 )
@@ -131,11 +133,14 @@ def test_arithmetic_on_a_hand_computed_case() -> None:
         ("DynamoDB", "consumer reads", tweets * 2 / 1e6 * 0.125),
         # (924 + 100) x 3 + (412 + 100) x 0.5 = 3,328 bytes a tweet
         ("DynamoDB", "storage", tweets * 3328 / GIB * 0.25),
-        ("Firehose", "ingestion", tweets * 5120 / GIB * 0.029),
-        ("Firehose", "format conversion", tweets * 5120 / GIB * 0.018),
+        # two deliveries: raw bills each 1 KiB record as 5 KB, curated each 700 B row too
+        ("Firehose", "raw: ingestion", tweets * 5120 / GIB * 0.029),
+        ("Firehose", "curated: Direct PUT", tweets * 5120 / GIB * 0.029),
+        ("Firehose", "curated: format conversion", tweets * 5120 / GIB * 0.018),
         ("S3", "storage", tweets * 384 / GIB * 0.023),
-        # 8,760 flushes a month in each zone (the buffers never fill at this rate)
-        ("S3", "PUT requests", 17_520 / 1000 * 0.005),
+        # 8,760 curated flushes (300 s) and 2,920 raw ones (900 s) a month: the buffers
+        # never fill at this rate
+        ("S3", "PUT requests", 11_680 / 1000 * 0.005),
         # 604,800 tweets a week scan 0.6 MB: billed 10 MB; 730 runs a month
         ("Athena", "1 named queries", 730 * 10 * MIB / TIB * 5.0),
         ("Other", "10 alarms", 10 * 0.1 + 0.4 + 730 / 24 * 10 / 60 * 0.44),
@@ -200,17 +205,24 @@ def test_terraform_defaults_the_model_assumes() -> None:
     d = load_deployment("dev")
     assert d.retention_hours == defaults["stream_retention_hours"]
     assert d.stream_mode == defaults["stream_mode"]
-    assert ("SUN" in defaults["crawler_schedule"]) == (d.crawler_runs_per_day == 1 / 7)
+    # No schedule by default: the crawler runs when an operator starts it, priced at 0.
+    assert defaults["crawler_schedule"] is None and d.crawler_runs_per_day == 0
     assert d.curated_buffer_mb == defaults["firehose_buffer_size_mb"]
     assert d.raw_buffer_mb == defaults["raw_buffer_size_mb"]
     assert d.buffer_interval_s == defaults["firehose_buffer_interval_s"]
+    assert d.raw_buffer_interval_s == defaults["raw_buffer_interval_s"]
     alarms = [k for k in module.resources if k[0] == "aws_cloudwatch_metric_alarm"]
     per_function = {"lambda_errors", "lambda_throttles"}
     functions = 3  # ingest, consume, api_handler (local.lambda_functions)
     count = sum(functions if name in per_function else 1 for _, name in alarms)
     assert d.alarms == count
     firehoses = [k for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"]
-    assert d.stream_readers == 1 + len(firehoses)  # the consumer plus each Firehose
+    readers = [k for k in firehoses if "kinesis_source_configuration" in module.resource_dict(*k)]
+    assert d.stream_readers == 1 + len(readers)  # the consumer plus each Firehose reading it
+    # Each delivery stream bills its own ingestion: one line per Firehose in the model.
+    est = estimate(1, load_prices(), load_measured(), d)
+    ingestions = [x for x in est.lines if "firehose_gb_ingested" in x.uses]
+    assert len(ingestions) == len(firehoses) == 2
     assert d.api_rate_limit == defaults["api_throttle_rate_limit"]
     assert d.api_burst_limit == defaults["api_throttle_burst_limit"]
 

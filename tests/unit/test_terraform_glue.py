@@ -2,11 +2,13 @@
 
 Three readings of the same Glue columns must agree: chalicelib.envelope.schema.glue_columns()
 (Python), this repository's evaluation of the HCL in terraform/modules/glue_columns,
-and, where a terraform binary is installed, Terraform's own evaluation.
+and, where a terraform binary is installed, Terraform's own evaluation. The view analysts
+query (sql/views/tweets.sql) declares the same columns in Trino's spelling.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -16,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
+from sqlglot import exp
 
-from chalicelib.envelope.schema import SCHEMA_PATH, glue_columns, lake_fields
+from chalicelib.envelope.schema import SCHEMA_PATH, FieldSpec, glue_columns, lake_fields
+from tests.paths import REPO_ROOT
 from tests.support.child_clock import child_now
 from tests.terraform.binary import run
 from tests.terraform.evaluate import Ref
-from tests.terraform.model import TERRAFORM_DIR, load_module, tfvars
+from tests.terraform.model import TERRAFORM_DIR, attributes, load_module, tfvars
 from tweetlake_local.firehose import (
     CREATED_AT_PATTERN,
     FIRST_TWEET_DAY,
@@ -39,8 +44,6 @@ CREATION_PARTITIONS = "dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQue
 def _module_outputs(schema_file: Path, kind: str = "tweet") -> dict[str, Any]:
     module = load_module(str(GLUE_MODULE))
     evaluator = module.evaluator({"schema_file": str(schema_file), "kind": kind})
-    from tests.terraform.model import attributes
-
     return {
         name: evaluator.eval(attributes(body)["value"], {}) for name, body in module.outputs.items()
     }
@@ -76,6 +79,37 @@ def test_hcl_derivation_equals_chalicelib_glue_columns() -> None:
         assert column["comment"] == by_name[column["name"]]["description"][:255]
 
 
+# Trino's names for the schema's primitives, as an Athena (engine 3) view records them:
+# Hive strings are unbounded varchar, timestamps are read at millisecond precision.
+PRESTO_PRIMITIVES = {
+    "string": "varchar",
+    "bigint": "bigint",
+    "boolean": "boolean",
+    "timestamp": "timestamp(3)",
+}
+
+
+def presto_type(spec: FieldSpec) -> str:
+    """A field's Trino type, spelled the way Trino parses a view's column types."""
+    if spec["type"] == "array":
+        return f"array({presto_type(spec['items'])})"
+    if spec["type"] == "struct":
+        return "row(" + ",".join(f"{f['name']} {presto_type(f)}" for f in spec["fields"]) + ")"
+    return PRESTO_PRIMITIVES[spec["type"]]
+
+
+def test_hcl_derivation_spells_each_type_for_trino_too() -> None:
+    columns = _module_outputs(SCHEMA_PATH)["columns"]
+    assert [(c["name"], c["presto_type"]) for c in columns] == [
+        (f["name"], presto_type(f)) for f in lake_fields()
+    ]
+    by_name = {c["name"]: c["presto_type"] for c in columns}
+    assert by_name["created_at"] == "timestamp(3)"
+    assert by_name["hashtags"] == "array(varchar)"
+    assert by_name["mentions"] == "array(row(id varchar,screen_name varchar))"
+    assert by_name["author"].startswith("row(id varchar,screen_name varchar,")
+
+
 def test_hcl_derivation_follows_a_changed_schema(tmp_path: Path) -> None:
     """GIVEN a schema with a new field WHEN the HCL is evaluated THEN the column appears."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -93,6 +127,7 @@ def test_hcl_derivation_follows_a_changed_schema(tmp_path: Path) -> None:
     columns = _module_outputs(path)["columns"]
     assert columns[3]["name"] == "coordinates"
     assert columns[3]["type"] == "array<struct<lon:bigint>>"
+    assert columns[3]["presto_type"] == "array(row(lon bigint))"
 
 
 def test_hcl_derivation_flags_nesting_it_cannot_express(tmp_path: Path) -> None:
@@ -137,7 +172,7 @@ def test_terraform_itself_refuses_nesting_it_cannot_express(tmp_path: Path) -> N
 
 
 def _table() -> dict[str, Any]:
-    return load_module().resource_dict("aws_glue_catalog_table", "tweets")
+    return load_module().resource_dict("aws_glue_catalog_table", "tweet_versions")
 
 
 def _eval(text: str) -> Any:
@@ -173,16 +208,16 @@ def test_partition_projection_covers_every_partition_the_firehose_writes() -> No
     assert template == "s3://${aws_s3_bucket.lake.bucket}/curated/dt=${dt}/hour=${hour}/"
 
 
-def _firehose() -> dict[str, Any]:
-    firehose = load_module().resource_dict("aws_kinesis_firehose_delivery_stream", "lake")
+def _firehose(name: str = "curated") -> dict[str, Any]:
+    firehose = load_module().resource_dict("aws_kinesis_firehose_delivery_stream", name)
     (s3,) = firehose["extended_s3_configuration"]
     return {"stream": firehose, "s3": s3}
 
 
 def test_firehose_prefixes_match_the_table_and_keep_errors_outside_it() -> None:
-    s3 = _firehose()["s3"]
+    s3, raw_s3 = _firehose()["s3"], _firehose("raw")["s3"]
     curated = _eval(s3["prefix"])
-    raw = _eval(s3["s3_backup_configuration"][0]["prefix"])
+    raw = _eval(raw_s3["prefix"])
     assert curated == "curated/" + CREATION_PARTITIONS
     assert raw == "raw/" + PARTITIONS
     # The JQ query's dt and hour keys become the projection's ${dt}/${hour}.
@@ -191,8 +226,9 @@ def test_firehose_prefixes_match_the_table_and_keep_errors_outside_it() -> None:
         "!{partitionKeyFromQuery:hour}", "${hour}"
     )
     assert template.endswith("/" + as_template)
-    for config in (s3, s3["s3_backup_configuration"][0]):
+    for config, zone in ((s3, "curated"), (raw_s3, "raw")):
         errors = _eval(config["error_output_prefix"])
+        assert errors.startswith(f"firehose-errors/{zone}/")
         assert errors.startswith("firehose-errors/")
         assert "!{firehose:error-output-type}" in errors
         assert "partitionKeyFromQuery" not in errors  # Firehose refuses it in error prefixes
@@ -230,8 +266,8 @@ def test_firehose_converts_to_snappy_parquet_with_the_declared_table() -> None:
     serializer = conversion["output_format_configuration"][0]["serializer"][0]
     assert serializer["parquet_ser_de"][0]["compression"] == "SNAPPY"
     schema = conversion["schema_configuration"][0]
-    assert schema["table_name"] == "${aws_glue_catalog_table.tweets.name}"
-    assert schema["database_name"] == "${aws_glue_catalog_table.tweets.database_name}"
+    assert schema["table_name"] == "${aws_glue_catalog_table.tweet_versions.name}"
+    assert schema["database_name"] == "${aws_glue_catalog_table.tweet_versions.database_name}"
     assert s3["compression_format"] == "UNCOMPRESSED"  # Parquet compresses itself
 
 
@@ -243,16 +279,107 @@ def test_firehose_buffers_meet_the_conversion_minimum(stage: str) -> None:
     assert 64 <= size <= 128
 
 
-def test_one_firehose_reads_the_stream_and_backs_up_raw() -> None:
-    """One reader fewer on the shards: raw/ is the converting Firehose's source backup."""
+def test_raw_copies_the_stream_and_curated_takes_the_consumers_rows() -> None:
+    """Two delivery streams: raw reads the Kinesis stream (the only reader besides the
+    consumer) and keeps it as gzip JSON lines; curated is Direct PUT (the consumer's
+    PutRecordBatch), encrypted at rest, and the only one converting."""
     module = load_module()
-    firehoses = [k for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"]
-    assert len(firehoses) == 1
-    s3 = _firehose()["s3"]
-    assert s3["s3_backup_mode"] == "Enabled"
-    assert s3["s3_backup_configuration"][0]["compression_format"] == "GZIP"
-    source = _firehose()["stream"]["kinesis_source_configuration"][0]
+    firehoses = {k[1] for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"}
+    assert firehoses == {"raw", "curated"}
+    raw, curated = _firehose("raw"), _firehose("curated")
+    (source,) = raw["stream"]["kinesis_source_configuration"]
     assert source["kinesis_stream_arn"] == "${aws_kinesis_stream.tweets.arn}"
+    assert raw["s3"]["compression_format"] == "GZIP"
+    assert raw["s3"]["buffering_size"] == "${var.raw_buffer_size_mb}"
+    for absent in (
+        "data_format_conversion_configuration",
+        "dynamic_partitioning_configuration",
+        "processing_configuration",
+        "s3_backup_mode",
+    ):
+        assert absent not in raw["s3"], absent
+    assert "kinesis_source_configuration" not in curated["stream"]
+    assert curated["stream"]["server_side_encryption"][0]["enabled"] is True
+    assert curated["s3"].get("s3_backup_mode", "Disabled") == "Disabled"
+    evaluator = load_module().evaluator(tfvars("dev"))
+    names = {k: evaluator.eval_text(f"local.firehose_names.{k}") for k in ("raw", "curated")}
+    # The local emulation's delivery names (tweetlake_local/firehose.py).
+    assert names == {"raw": "tweetlake-dev-raw", "curated": "tweetlake-dev-curated"}
+    for key in ("raw", "curated"):
+        assert _firehose(key)["stream"]["name"] == f"${{local.firehose_names.{key}}}"
+
+
+# --- the view analysts query -----------------------------------------------------
+
+VIEW_SQL = REPO_ROOT / "sql" / "views" / "tweets.sql"
+
+
+def _view() -> dict[str, Any]:
+    return load_module().resource_dict("aws_glue_catalog_table", "tweets")
+
+
+def _view_definition() -> dict[str, Any]:
+    """The JSON Athena reads back from the view's original text."""
+    evaluator = load_module().evaluator(tfvars("prod"))
+    text = evaluator.eval_text(json.dumps(_view()["view_original_text"]))
+    match = re.fullmatch(r"/\* Presto View: ([A-Za-z0-9+/=]+) \*/", text)
+    assert match, text[:80]
+    decoded: dict[str, Any] = json.loads(base64.b64decode(match.group(1)))
+    return decoded
+
+
+def test_the_view_is_an_athena_view_of_the_sql_file() -> None:
+    view = _view()
+    assert view["table_type"] == "VIRTUAL_VIEW"
+    assert view["parameters"]["presto_view"] == "true"
+    assert view["view_expanded_text"] == "/* Presto View */"
+    assert view["database_name"] == "${aws_glue_catalog_database.lake.name}"
+    evaluator = load_module().evaluator(tfvars("prod"))
+    assert evaluator.eval_text(json.dumps(view["name"])) == "tweets"
+    definition = _view_definition()
+    assert definition["originalSql"] == VIEW_SQL.read_text(encoding="utf-8")
+    assert definition["catalog"] == "awsdatacatalog"
+    assert definition["schema"] == "tweetlake_prod"
+    expected = [(f["name"], presto_type(f)) for f in lake_fields()]
+    expected += [("dt", "varchar"), ("hour", "varchar")]
+    assert [(c["name"], c["type"]) for c in definition["columns"]] == expected
+
+
+def test_the_view_lists_the_hive_columns_of_the_same_names() -> None:
+    """The catalog's own column list (what consoles show) matches the view's."""
+    evaluator = load_module().evaluator(tfvars("prod"))
+    columns = evaluator.local("tweets_view_columns")
+    assert [(c["name"], c["type"]) for c in columns] == [
+        *glue_columns(),
+        ("dt", "string"),
+        ("hour", "string"),
+    ]
+    (storage,) = _view()["storage_descriptor"]
+    assert storage["dynamic"][0]["columns"]["for_each"] == "${local.tweets_view_columns}"
+
+
+def _select_list(sql: str) -> list[str]:
+    tree = sqlglot.parse_one(sql, read="athena")
+    assert isinstance(tree, exp.Select)
+    return [e.alias_or_name for e in tree.expressions]
+
+
+def test_the_view_sql_selects_the_lake_columns_then_the_partitions_in_order() -> None:
+    """Athena calls a view stale when its SQL returns other columns than it declares: the
+    outer SELECT must list the schema's lake columns, then dt and hour, nothing else."""
+    sql = VIEW_SQL.read_text(encoding="utf-8")
+    assert _select_list(sql) == [f["name"] for f in lake_fields()] + ["dt", "hour"]
+    tables = {t.name for t in sqlglot.parse_one(sql, read="athena").find_all(exp.Table)}
+    assert tables == {"tweet_versions"}
+    assert _select_list("SELECT a, b AS c FROM t") == ["a", "c"]  # the checker reads aliases
+
+
+def test_the_view_sql_is_not_a_named_query() -> None:
+    """fileset() in athena.tf does not descend into sql/views/."""
+    evaluator = load_module().evaluator(tfvars("prod"))
+    names = evaluator.eval_text('fileset("${path.module}/../sql", "*.sql")')
+    assert names and all("/" not in n for n in names)
+    assert "views/tweets.sql" not in names and VIEW_SQL.is_file()
 
 
 def test_the_lake_names_follow_the_stage_convention() -> None:

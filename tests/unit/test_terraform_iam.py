@@ -97,7 +97,7 @@ def test_no_allow_statement_uses_a_wildcard_action_or_resource() -> None:
 
 def test_object_actions_are_scoped_to_their_lake_prefix() -> None:
     evaluator = load_module().evaluator(tfvars("prod"))
-    for document in ("ingest", "consume", "firehose", "crawler"):
+    for document in ("ingest", "consume", "firehose_raw", "firehose_curated", "crawler"):
         for statement in _statements(document):
             object_actions = {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}
             if not object_actions & set(statement["actions"]):
@@ -117,7 +117,9 @@ def test_table_actions_name_the_tables() -> None:
                 assert resource.startswith("${aws_dynamodb_table."), resource
 
 
-@pytest.mark.parametrize("role", sorted({*ROLES.values(), "firehose", "crawler"}))
+@pytest.mark.parametrize(
+    "role", sorted({*ROLES.values(), "firehose_raw", "firehose_curated", "crawler"})
+)
 def test_each_role_carries_its_own_policy_document(role: str) -> None:
     module = load_module()
     attachment = module.resource_dict("aws_iam_role_policy", role)
@@ -125,6 +127,40 @@ def test_each_role_carries_its_own_policy_document(role: str) -> None:
     assert attachment["policy"] == f"${{data.aws_iam_policy_document.{role}.json}}"
     attached = [k for k in module.resources if k[0] == "aws_iam_role_policy_attachment"]
     assert not attached, "managed policies would grant more than the code calls"
+
+
+def _by_service(document: str) -> dict[str, set[str]]:
+    """The document's actions grouped by service prefix, with the resources they name."""
+    grouped: dict[str, set[str]] = {}
+    for statement in _statements(document):
+        for action in statement["actions"]:
+            grouped.setdefault(action.split(":")[0], set()).update(statement["resources"])
+    return grouped
+
+
+def test_each_firehose_role_reaches_only_what_its_stream_needs() -> None:
+    """raw reads the stream and writes raw/; curated reads the Glue schema and writes
+    curated/; neither reaches the other's zone or source, and only the consumer puts
+    into the curated stream."""
+    raw, curated = _by_service("firehose_raw"), _by_service("firehose_curated")
+    assert set(raw) == {"kinesis", "s3", "logs"}
+    assert raw["kinesis"] == {"${aws_kinesis_stream.tweets.arn}"}
+    assert "${local.lake_objects.raw}" in raw["s3"]
+    assert "${local.lake_objects.curated}" not in raw["s3"]
+    assert raw["logs"] == {'${aws_cloudwatch_log_group.firehose["raw"].arn}:*'}
+    assert set(curated) == {"glue", "s3", "logs"}
+    assert "${aws_glue_catalog_table.tweet_versions.arn}" in curated["glue"]
+    assert "${local.lake_objects.curated}" in curated["s3"]
+    assert "${local.lake_objects.raw}" not in curated["s3"]
+    assert curated["logs"] == {'${aws_cloudwatch_log_group.firehose["curated"].arn}:*'}
+    (publish,) = [s for s in _statements("consume") if "firehose:PutRecordBatch" in s["actions"]]
+    assert publish["actions"] == ["firehose:PutRecordBatch"]
+    assert publish["resources"] == ["${aws_kinesis_firehose_delivery_stream.curated.arn}"]
+    module = load_module()
+    for name, role in (("raw", "firehose_raw"), ("curated", "firehose_curated")):
+        stream = module.resource_dict("aws_kinesis_firehose_delivery_stream", name)
+        (s3,) = stream["extended_s3_configuration"]
+        assert s3["role_arn"] == f"${{aws_iam_role.{role}.arn}}"
 
 
 def test_lambda_roles_trust_only_lambda_and_reach_chalice_by_function_name() -> None:

@@ -94,9 +94,22 @@ def test_the_alarms_watch_lag_functions_lake_and_quarantine() -> None:
         ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"),
         ("AWS/Firehose", "DeliveryToS3.DataFreshness"),
         ("AWS/Firehose", "DeliveryToS3.Success"),
-        ("AWS/Firehose", "BackupToS3.Success"),
         ("AWS/Firehose", "FailedConversion.Records"),
     } <= metrics
+    # Each Firehose alarm watches the stream its failure belongs to. raw has one: a
+    # failing delivery holds its records back, so it shows as staleness (alarms.tf).
+    watched = {
+        (a["metric_name"], a["dimensions"]["DeliveryStreamName"])
+        for a in alarms.values()
+        if a.get("namespace") == "AWS/Firehose"
+    }
+    raw = "${aws_kinesis_firehose_delivery_stream.raw.name}"
+    curated = "${aws_kinesis_firehose_delivery_stream.curated.name}"
+    assert watched == {
+        ("DeliveryToS3.DataFreshness", raw),
+        ("DeliveryToS3.Success", curated),
+        ("FailedConversion.Records", curated),
+    }
     for per_function in ("lambda_errors", "lambda_throttles"):
         assert alarms[per_function]["for_each"] == "${local.lambda_functions}"
     evaluator = load_module().evaluator(tfvars("prod"))

@@ -1,5 +1,5 @@
 output "columns" {
-  description = "Curated-table columns in schema order: name, Glue/Hive type and comment (the field's description)."
+  description = "Curated-table columns in schema order: name, Glue/Hive type, Presto/Trino type (presto_type, for views) and comment (the field's description)."
   value       = local.columns
 
   precondition {

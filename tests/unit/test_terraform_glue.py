@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from sqlglot import exp
 from chalicelib.envelope.schema import SCHEMA_PATH, FieldSpec, glue_columns, lake_fields
 from tests.paths import REPO_ROOT
 from tests.support.child_clock import child_now
-from tests.terraform.binary import run
+from tests.terraform.binary import run, terraform_binary
 from tests.terraform.evaluate import Ref
 from tests.terraform.model import TERRAFORM_DIR, attributes, load_module, tfvars
 from tweetlake_local.firehose import (
@@ -356,6 +357,44 @@ def test_the_view_lists_the_hive_columns_of_the_same_names() -> None:
     ]
     (storage,) = _view()["storage_descriptor"]
     assert storage["dynamic"][0]["columns"]["for_each"] == "${local.tweets_view_columns}"
+
+
+@pytest.mark.slow
+def test_terraform_itself_encodes_the_same_view_definition(tmp_path: Path) -> None:
+    """Terraform's own jsonencode of the view (what base64encode wraps) decodes to the
+    definition the checks above read from this repository's evaluation."""
+    mirror = Path(os.environ.get("TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
+    if not (mirror / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        pytest.skip(f"no local mirror of the hashicorp/aws provider at {mirror}")
+    config = tmp_path / "terraformrc"
+    config.write_text(f'provider_installation {{ filesystem_mirror {{ path = "{mirror}" }} }}\n')
+    root = tmp_path / "repo"
+    shutil.copytree(TERRAFORM_DIR, root / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
+    for folder in ("chalicelib", "sql"):
+        shutil.copytree(REPO_ROOT / folder, root / folder)
+    init = run(
+        ["init", "-backend=false", "-input=false"], cwd=root / "terraform", cli_config=config
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    console = subprocess.run(
+        [terraform_binary(), "console", "-var-file=stages/prod.tfvars", "-no-color"],
+        cwd=root / "terraform",
+        input="local.tweets_view_definition\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={
+            **os.environ,
+            "CHECKPOINT_DISABLE": "1",
+            "TF_CLI_CONFIG_FILE": str(config),
+            "AWS_ACCESS_KEY_ID": "offline",
+            "AWS_SECRET_ACCESS_KEY": "offline",
+        },
+    )
+    assert console.returncode == 0, console.stderr
+    printed = json.loads(console.stdout.strip())  # the console quotes the string
+    assert json.loads(printed) == _view_definition()
 
 
 def _select_list(sql: str) -> list[str]:

@@ -20,9 +20,9 @@
 # Firehose, so its read throughput is shared as before; a Direct PUT stream
 # reads nothing. The price is a second Firehose ingestion: both streams bill
 # every record rounded up to 5 KB (docs/cost.md). Splitting also frees raw/
-# from the conversion's 64 MiB minimum buffer and from its failure modes: a
-# schema mismatch that stops Parquet conversion no longer touches the
-# lossless copy.
+# from the conversion's 64 MiB minimum buffer (it keeps its own size and
+# interval) and from its failure modes: a schema mismatch that stops Parquet
+# conversion no longer touches the lossless copy.
 
 resource "aws_cloudwatch_log_group" "firehose" {
   #checkov:skip=CKV_AWS_158:Encrypted with the CloudWatch Logs service key; a customer managed key needs a key policy for the logs service for no gain here.

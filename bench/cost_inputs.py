@@ -54,7 +54,7 @@ from tweetlake_ops.cost import (
     MEASURED_PATH,
     billed,
 )
-from tweetlake_ops.sql import PARTITION_COLUMNS, named_queries, referenced_columns
+from tweetlake_ops.sql import PARTITION_COLUMNS, named_queries, scanned_columns
 
 SHARD = "shardId-000000000000"
 BATCHES = {500: 4, 50: 8, 5: 16}  # batch size -> timed batches (plus one warm-up each)
@@ -197,7 +197,7 @@ def measure_lake(envelopes: list[dict[str, Any]]) -> dict[str, Any]:
     columns = set(lake_schema().names) | set(PARTITION_COLUMNS)
     scans = {}
     for name, path in named_queries().items():
-        paths = referenced_columns(path.read_text(encoding="utf-8"), columns)
+        paths = scanned_columns(path.read_text(encoding="utf-8"), columns)
         scans[name] = round(scanned_bytes(paths, sizes) / n * 1e6)
     return {
         "raw_gzip_bytes": round(len(gz) / n, 1),

@@ -33,7 +33,7 @@ from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import StreamRecord, curated_delivery, parquet_rows, raw_delivery
 from tweetlake_local.parquet import lake_schema
 from tweetlake_local.stage import REPO_ROOT
-from tweetlake_ops.sql import PARTITION_COLUMNS, named_queries, referenced_columns
+from tweetlake_ops.sql import PARTITION_COLUMNS, named_queries, scanned_columns
 
 AWS_MIN_CONVERSION_BUFFER = 64 * 1024 * 1024
 
@@ -98,7 +98,7 @@ def scan_ratios(envelopes: list[dict[str, Any]], label: str) -> None:
     columns = set(lake_schema().names) | set(PARTITION_COLUMNS)
     worst = 0.0
     for name, path in named_queries().items():
-        paths = referenced_columns(path.read_text(encoding="utf-8"), columns)
+        paths = scanned_columns(path.read_text(encoding="utf-8"), columns)
         ratio = 100 * scanned_bytes(paths, sizes) / raw_json
         worst = max(worst, ratio)
         print(f"scan_ratio_{label}_{name}: {ratio:.2f} %")
@@ -139,7 +139,7 @@ def main(count: int) -> None:
     print(f"raw_json_bytes_per_tweet: {raw_json / len(envelopes):.0f} bytes")
     worst = 0.0
     for name, path in named_queries().items():
-        paths = referenced_columns(path.read_text(encoding="utf-8"), columns)
+        paths = scanned_columns(path.read_text(encoding="utf-8"), columns)
         scanned = scanned_bytes(paths, sizes)
         ratio = 100 * scanned / raw_json
         worst = max(worst, ratio)

@@ -2,10 +2,9 @@
 SELECT
   author.id AS author_id,
   max_by(author.screen_name, created_at) AS screen_name,
-  count(DISTINCT tweet_id) AS tweets
+  count(*) AS tweets
 FROM tweets
 WHERE dt >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
-  AND kind = 'tweet'
   AND author.id IS NOT NULL
 GROUP BY author.id
 ORDER BY tweets DESC, author_id

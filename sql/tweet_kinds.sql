@@ -7,10 +7,9 @@ SELECT
     WHEN in_reply_to_tweet_id IS NOT NULL THEN 'reply'
     ELSE 'original'
   END AS tweet_kind,
-  count(DISTINCT tweet_id) AS tweets,
-  round(100.0 * count(DISTINCT tweet_id) / sum(count(DISTINCT tweet_id)) OVER (), 2) AS pct
+  count(*) AS tweets,
+  round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS pct
 FROM tweets
 WHERE dt >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
-  AND kind = 'tweet'
 GROUP BY 1
 ORDER BY tweets DESC, tweet_kind

@@ -39,6 +39,7 @@ from typing import Any
 from tweetlake_local.firehose import quarantine_mirror
 from tweetlake_local.poller import (
     ACCOUNT_ID,
+    DirectPutSource,
     EventSourceMapping,
     FileCheckpoints,
     FirehoseSource,
@@ -167,9 +168,9 @@ class ConsumerTap:
         self.batches = 0
         self.failures = 0
 
-    def __call__(self, event: dict[str, Any]) -> Any:
+    def __call__(self, event: dict[str, Any], **options: Any) -> Any:
         try:
-            result = self._handler(event, sink=self._log_line)
+            result = self._handler(event, sink=self._log_line, **options)
         except Exception:
             self.failures += 1
             raise
@@ -389,7 +390,11 @@ class Pipeline:
             buffer_seconds=buffer_seconds,
         )
         self.mapping = next(r for r in self.poller.readers if isinstance(r, EventSourceMapping))
-        self.deliveries = [r.delivery for r in self.poller.readers if isinstance(r, FirehoseSource)]
+        self.deliveries = [
+            r.delivery
+            for r in self.poller.readers
+            if isinstance(r, FirehoseSource | DirectPutSource)
+        ]
         self.totals = IngestTotals()
         self.scheduler = Scheduler(
             ingest_invoker(kinesis, self.totals, source, s3),

@@ -16,12 +16,13 @@ skipped, and the shard waits, exactly why the consumer must not raise on bad dat
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -436,6 +437,53 @@ class FirehoseSource:
         """Nothing to interrupt: a poll never blocks on anything but one API call."""
 
 
+class DirectPutSource:
+    """The curated delivery's Direct PUT side: the consumer publishes, Firehose buffers.
+
+    On AWS the consumer's accepted rows reach the curated delivery stream through
+    PutRecordBatch (:class:`chalicelib.consume.lake.FirehosePublisher`); locally the
+    consumer is handed this object instead, so the rows take the same conversion and
+    partitioning in-process. As a reader of the poller it reads nothing from the
+    stream: it only lets the buffer flush by age and on close.
+    """
+
+    def __init__(self, delivery: Delivery, clock: Callable[[], datetime] | None = None) -> None:
+        self.delivery = delivery
+        self._clock = clock or (lambda: datetime.now(UTC))
+        # Record names must not collide with an earlier run's objects in the same lake.
+        self._run = f"{time.time_ns():x}"
+        self._count = 0
+
+    @property
+    def name(self) -> str:
+        return self.delivery.name
+
+    def publish(self, rows: Sequence[bytes]) -> None:
+        arrival = self._clock()
+        records = []
+        for row in rows:
+            self._count += 1
+            records.append(StreamRecord(row, "direct-put", f"{self._run}-{self._count}", arrival))
+        self.delivery.put(records)
+
+    def millis_behind(self) -> int:
+        return 0
+
+    def pending(self) -> int:
+        return self.delivery.buffered
+
+    def poll(self) -> int:
+        self.delivery.tick()
+        return 0
+
+    def drain(self) -> int:
+        self.delivery.flush()
+        return 0
+
+    def stop(self) -> None:
+        """Nothing to interrupt."""
+
+
 class Reader(Protocol):
     @property
     def name(self) -> str: ...
@@ -489,7 +537,7 @@ class Poller:
 
     def close(self) -> None:
         for reader in self.readers:
-            if isinstance(reader, FirehoseSource):
+            if isinstance(reader, FirehoseSource | DirectPutSource):
                 reader.delivery.close()
 
     def drain(self) -> int:
@@ -512,7 +560,7 @@ class Poller:
 
 def local_readers(
     settings: Any,
-    handler: Handler | None,
+    consumer: Callable[..., Any] | None,
     *,
     lake_dir: Path | None,
     checkpoints: Checkpoints,
@@ -523,8 +571,13 @@ def local_readers(
     interval_s: float = 1.0,
 ) -> Poller:
     """Every reader the dev stage has on AWS, for the local mode: the consumer's event
-    source mapping (when ``handler`` is given) and both Firehose deliveries, writing to
-    the stage's bucket and mirrored under ``lake_dir``."""
+    source mapping (when ``consumer`` is given), the raw Firehose delivery reading the
+    stream, and the curated delivery the consumer publishes to, writing to the stage's
+    bucket and mirrored under ``lake_dir``.
+
+    ``consumer`` is called as ``consumer(event, lake=publisher)``, the way
+    :func:`chalicelib.consume.handler.handle_batch` takes its lake publisher.
+    """
     import boto3
 
     from tweetlake_local.firehose import curated_delivery, lake_sinks, raw_delivery
@@ -538,21 +591,21 @@ def local_readers(
         options["buffer_bytes"] = buffer_bytes
     if buffer_seconds is not None:
         options["buffer_seconds"] = buffer_seconds
-    readers: list[Reader] = []
-    if handler is not None:
-        readers.append(
-            EventSourceMapping(
-                kinesis,
-                settings.stream_name,
-                handler,
-                region=settings.region,
-                checkpoints=checkpoints,
-                batching_window_s=batching_window_s,
-            )
+    raw = FirehoseSource(
+        kinesis, settings.stream_name, raw_delivery(sinks, settings.stage, **options), checkpoints
+    )
+    readers: list[Reader] = [raw]
+    if consumer is not None:
+        curated = DirectPutSource(curated_delivery(sinks, settings.stage, **options))
+        mapping = EventSourceMapping(
+            kinesis,
+            settings.stream_name,
+            functools.partial(consumer, lake=curated),
+            region=settings.region,
+            checkpoints=checkpoints,
+            batching_window_s=batching_window_s,
         )
-    for delivery in (
-        raw_delivery(sinks, settings.stage, **options),
-        curated_delivery(sinks, settings.stage, **options),
-    ):
-        readers.append(FirehoseSource(kinesis, settings.stream_name, delivery, checkpoints))
+        # The mapping first, the curated delivery after it: a drain consumes
+        # everything, then flushes what the consumer published.
+        readers = [mapping, raw, curated]
     return Poller(readers, interval_s=interval_s)

@@ -12,6 +12,16 @@ from chalicelib.config import Settings
 from chalicelib.dynamo.tables import AUTHORS, STATE, TWEETS, TableDef, create_table_request
 
 STREAM_SHARDS = 2
+#: Where moto's Firehose drops what the consumer publishes when it runs with the stage's
+#: own settings (``chalice.test.Client``, ``chalice local``): moto stores the rows as they
+#: came, without Parquet or partitions, so they stay out of ``curated/``. The local mode
+#: hands the consumer the emulated delivery instead (tweetlake_local.poller.DirectPutSource).
+MOTO_CURATED_PREFIX = "firehose-moto/curated/"
+
+
+def curated_firehose_name(settings: Settings) -> str:
+    """The stage's curated delivery stream (Terraform: ``tweetlake-<stage>-curated``)."""
+    return settings.curated_firehose or f"tweetlake-{settings.stage}-curated"
 
 
 def table_names(settings: Settings) -> dict[str, TableDef]:
@@ -23,7 +33,8 @@ def table_names(settings: Settings) -> dict[str, TableDef]:
 
 
 def create_resources(settings: Settings, session: Any = None, shards: int = STREAM_SHARDS) -> None:
-    """Stream, tables (with their indexes) and the lake bucket; waits until usable."""
+    """Stream, tables (with their indexes), the lake bucket and the curated delivery
+    stream; waits until usable."""
     import boto3
 
     session = session or boto3.session.Session()
@@ -42,6 +53,15 @@ def create_resources(settings: Settings, session: Any = None, shards: int = STRE
             Bucket=settings.lake_bucket,
             CreateBucketConfiguration={"LocationConstraint": region},
         )
+    session.client("firehose", region_name=region).create_delivery_stream(
+        DeliveryStreamName=curated_firehose_name(settings),
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/tweetlake-firehose-curated",
+            "BucketARN": f"arn:aws:s3:::{settings.lake_bucket}",
+            "Prefix": MOTO_CURATED_PREFIX,
+        },
+    )
     kinesis.get_waiter("stream_exists").wait(
         StreamName=settings.stream_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
     )

@@ -1,14 +1,17 @@
 """Athena SQL on the local lake: the ``sql/`` named queries, run by DuckDB.
 
 The named queries are written once, in Athena's (Trino's) dialect, for the
-Athena workgroup Terraform creates. Locally sqlglot transpiles them to DuckDB,
-and a ``tweets`` view over the curated Parquet files plays the Glue table: the
-same columns (from the envelope schema) plus the partition columns ``dt`` and
-``hour`` as strings, as partition projection declares them. Nothing is
-rewritten by hand, so a query that works here is the text Athena runs.
+Athena workgroup Terraform creates. Locally sqlglot transpiles them to DuckDB.
+Two views play the Glue catalog: ``tweet_versions`` over the curated Parquet
+files is the Glue table (the columns from the envelope schema plus the
+partition columns ``dt`` and ``hour`` as strings, as partition projection
+declares them), and ``tweets`` is the Athena view analysts query, transpiled
+from the same file Terraform installs (``sql/views/tweets.sql``): one row per
+accepted tweet, none for a deleted one. Nothing is rewritten by hand, so a
+query that works here is the text Athena runs.
 
-Like Athena's date projection, which only ever produces dates, the view leaves
-out ``dt=unknown``, where tweets without a plausible creation time go
+Like Athena's date projection, which only ever produces dates, the base view
+leaves out ``dt=unknown``, where tweets without a plausible creation time go
 (:data:`tweetlake_local.firehose.UNKNOWN_TIME_PARTITION`; docs/local-lake.md).
 """
 
@@ -31,6 +34,8 @@ from tweetlake_local.stage import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "sql"
 TABLE = "tweets"
+BASE_TABLE = "tweet_versions"
+VIEW_FILE = SQL_DIR / "views" / f"{TABLE}.sql"
 PARTITION_COLUMNS = ("dt", "hour")
 #: The ``dt`` value of the partition no date projection reaches.
 UNKNOWN_DT = UNKNOWN_TIME_PARTITION.split("/")[0].removeprefix("dt=")
@@ -109,15 +114,38 @@ def referenced_columns(athena_sql: str, table_columns: set[str]) -> set[str]:
     return paths
 
 
+def view_key_columns(table_columns: set[str]) -> set[str]:
+    """The columns the ``tweets`` view reads whatever the query asks: those that rank
+    a tweet's versions and keep the first (its window and its filter)."""
+    tree = parse(view_sql())
+    nodes = [*tree.find_all(exp.Window)]
+    where = tree.args.get("where")
+    if where is not None:
+        nodes.append(where)
+    return {
+        column.name
+        for node in nodes
+        for column in node.find_all(exp.Column)
+        if column.name in table_columns
+    }
+
+
+def scanned_columns(athena_sql: str, table_columns: set[str]) -> set[str]:
+    """What a query over the ``tweets`` view reads of the base table: its own columns
+    plus the view's keys (the scan-ratio figures are computed from these)."""
+    return referenced_columns(athena_sql, table_columns) | view_key_columns(table_columns)
+
+
 def _lake_glob(lake_dir: Path) -> str:
     return str(lake_dir / CURATED_PREFIX / "**" / "*.parquet")
 
 
 def connect(lake_dir: Path = DEFAULT_LAKE_DIR) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the ``tweets`` view over the lake's curated zone.
+    """A DuckDB connection with the ``tweet_versions`` and ``tweets`` views over the
+    lake's curated zone.
 
-    With no Parquet files yet the view is an empty table of the right shape, so a
-    query on a fresh lake returns no rows instead of failing.
+    With no Parquet files yet the base view is an empty table of the right shape,
+    so a query on a fresh lake returns no rows instead of failing.
     """
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")  # Athena computes in UTC; current_date too
@@ -125,7 +153,7 @@ def connect(lake_dir: Path = DEFAULT_LAKE_DIR) -> duckdb.DuckDBPyConnection:
     if files:
         pattern = _lake_glob(lake_dir).replace("'", "''")
         con.execute(
-            f"CREATE VIEW {TABLE} AS SELECT * FROM read_parquet('{pattern}',"  # noqa: S608 (our own path, quotes escaped)
+            f"CREATE VIEW {BASE_TABLE} AS SELECT * FROM read_parquet('{pattern}',"  # noqa: S608 (our own path, quotes escaped)
             " hive_partitioning=true, hive_types_autocast=false, union_by_name=true)"
             f" WHERE dt <> '{UNKNOWN_DT}'"
         )
@@ -137,10 +165,15 @@ def connect(lake_dir: Path = DEFAULT_LAKE_DIR) -> duckdb.DuckDBPyConnection:
         schema = lake_schema()
         for column in PARTITION_COLUMNS:
             schema = schema.append(pa.field(column, pa.string()))
-        empty = schema.empty_table()
-        con.register("_empty_tweets", empty)
-        con.execute("CREATE VIEW tweets AS SELECT * FROM _empty_tweets")
+        con.register("_empty_versions", schema.empty_table())
+        con.execute(f"CREATE VIEW {BASE_TABLE} AS SELECT * FROM _empty_versions")  # noqa: S608 (constant)
+    con.execute(f"CREATE VIEW {TABLE} AS {to_duckdb(view_sql())}")
     return con
+
+
+def view_sql() -> str:
+    """The ``tweets`` view's query, in Athena's dialect (Terraform installs the same text)."""
+    return VIEW_FILE.read_text(encoding="utf-8")
 
 
 def run(query: str, lake_dir: Path = DEFAULT_LAKE_DIR, today: date | None = None) -> Result:

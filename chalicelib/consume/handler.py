@@ -33,7 +33,8 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import ConfigError, Settings, get_settings
-from chalicelib.consume.plan import authors_to_read, hours_of, plan
+from chalicelib.consume.lake import FirehosePublisher, LakePublisher, encode_row
+from chalicelib.consume.plan import Plan, authors_to_read, hours_of, plan
 from chalicelib.consume.records import Transformed, TweetRecord
 from chalicelib.consume.repository import DynamoLedgerRepository, LedgerRepository, TableNames
 from chalicelib.consume.transform import arrival_iso, transform
@@ -55,6 +56,8 @@ RESULT_KEYS = (
     "tweets_written",
     "authors_written",
     "hours_written",
+    "purge_requests",
+    "lake_rows",
 )
 
 
@@ -86,10 +89,12 @@ def handle_batch(
     backoff: Backoff | None = None,
     sink: Callable[[str], None] = stdout_line,
     repository: LedgerRepository | None = None,
+    lake: LakePublisher | None = None,
 ) -> dict[str, int]:
     """Process one Lambda batch of Kinesis records; returns the batch counts.
 
-    ``repository`` replaces the tables (``dynamodb`` and ``backoff`` then go unused).
+    ``repository`` replaces the tables (``dynamodb`` and ``backoff`` then go unused);
+    ``lake`` receives the accepted rows (default: the stage's curated Firehose, if set).
     """
     started = time.perf_counter()
     settings = settings or get_settings()
@@ -116,7 +121,9 @@ def handle_batch(
         repo = DynamoLedgerRepository(DynamoRepository(client, backoff or Backoff()), tables)
     counts: dict[str, int] = dict.fromkeys(RESULT_KEYS, 0)
     if batch.records:
-        counts.update(_store(batch, repo, tables, processed_at))
+        writes = _store(batch, repo, tables, processed_at)
+        counts.update(writes.counts)
+        counts["lake_rows"] = _publish(writes, lake, settings, backoff)
     counts["records"] = batch.total
     counts["quarantined"] = len(batch.quarantine)
     counts["duration_ms"] = round((time.perf_counter() - started) * 1000)
@@ -129,9 +136,22 @@ def _quarantine_day(batch: Transformed, processed_at: str) -> str:
     return (arrival or processed_at)[:10]
 
 
+def _publish(
+    writes: Plan, lake: LakePublisher | None, settings: Settings, backoff: Backoff | None
+) -> int:
+    """Hand the batch's accepted rows to the lake, after the tables hold them."""
+    if lake is None and settings.curated_firehose:
+        client = aws.client("firehose", settings.region)
+        lake = FirehosePublisher(client, settings.curated_firehose, backoff)
+    if lake is None or not writes.lake:
+        return 0
+    lake.publish([encode_row(row) for row in writes.lake])
+    return len(writes.lake)
+
+
 def _store(
     batch: Transformed, repo: LedgerRepository, tables: TableNames, processed_at: str
-) -> dict[str, int]:
+) -> Plan:
     """Read what the tables hold for the batch's keys, plan, write content then authors."""
     named_authors = {
         r.author_id for r in batch.records if isinstance(r, TweetRecord) and r.author_id
@@ -155,7 +175,7 @@ def _store(
     )
     repo.write(writes.content)
     repo.write([(tables.authors, item) for item in writes.authors])
-    return dict(writes.counts)
+    return writes
 
 
 def _log(

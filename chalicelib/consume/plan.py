@@ -41,8 +41,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.consume.lake import tombstone_row, tweet_row
 from chalicelib.consume.records import DeleteRecord, Origin, Transformed, TweetRecord
 from chalicelib.dynamo.items import created_hour, hour_item, tombstone_item
+from chalicelib.purge.requests import request_item
 
 LIVE = "live"
 DELETED = "deleted"
@@ -50,7 +52,8 @@ ABSENT = "absent"  # no item for the key yet
 TWEET = "tweet"
 DELETE = "delete"
 # What a tombstone learned about the tweet it buried; kept when the tombstone is rewritten.
-TOMB_BOOKKEEPING = ("replaced", "deleted_author_id")
+# ``created_at`` dates the tombstone's lake row and the purge request.
+TOMB_BOOKKEEPING = ("replaced", "deleted_author_id", "created_at")
 # What the rules read of a stored tweet item: everything a tombstone holds (a
 # tweet-after-delete rewrites it whole) plus what they need of a live tweet. A
 # repository reads tweets with this projection; the rest of a tweet item stays put.
@@ -60,6 +63,7 @@ TWEET_ATTRIBUTES = (
     "origin",
     "author_id",
     "tweet_id",
+    "created_at",
     "deleted_at",
     "source_api",
     "processed_at",
@@ -96,11 +100,13 @@ class AuthorChange:
 
 @dataclass
 class Plan:
-    """The writes of a batch, by phase, and what happened to each record."""
+    """The writes of a batch, by phase, what happened to each record, and the lake
+    rows to publish once the writes are done."""
 
     content: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     authors: list[dict[str, Any]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    lake: list[dict[str, Any]] = field(default_factory=list)
 
 
 def profile_key(tweet: TweetRecord) -> str:
@@ -181,6 +187,12 @@ def plan(
         item = slot.put()
         if item is not None:
             result.content.append((tweets_table, item))
+        row = lake_row(slot, records)
+        if row is not None:
+            result.lake.append(row)
+        if slot.state == DELETED:
+            result.content.append((state_table, purge_request(slot.held, records, processed_at)))
+            result.counts["purge_requests"] += 1
 
     known = set(known_hours)
     for hour in sorted(hours_of(batch) - known):
@@ -189,9 +201,51 @@ def plan(
     result.authors = planner.author_items()
     counts = result.counts
     counts["tweets_written"] = sum(1 for table, _ in result.content if table == tweets_table)
-    counts["hours_written"] = len(result.content) - counts["tweets_written"]
+    counts["hours_written"] = (
+        len(result.content) - counts["tweets_written"] - counts["purge_requests"]
+    )
     counts["authors_written"] = len(result.authors)
     return result
+
+
+def purge_request(
+    tomb: Mapping[str, Any], records: list[TweetRecord | DeleteRecord], processed_at: str
+) -> dict[str, Any]:
+    """Ask for the deleted tweet to be purged from the lake: the delete notice, and any
+    copy that arrives after it, land in ``raw/`` and must go too.
+
+    Requested when our ingest received the newest of these records (its
+    ``ingested_at``), so the 24-hour clock starts at the request's receipt and a
+    retried batch writes the very same item.
+    """
+    received = [
+        r.item.get("ingested_at") if isinstance(r, TweetRecord) else r.envelope.get("ingested_at")
+        for r in records
+    ]
+    requested_at = max((str(t) for t in received if t), default=processed_at)
+    return request_item(str(tomb["tweet_id"]), requested_at, tomb.get("created_at"))
+
+
+def lake_row(slot: _Slot, records: list[TweetRecord | DeleteRecord]) -> dict[str, Any] | None:
+    """What the lake learns from one key's records: the stored copy, a tombstone, or nothing.
+
+    Decided from the item's final state, not from the transitions, so a retried
+    batch publishes the same rows again rather than nothing (the writes may have
+    landed before the publishing failed). A live item publishes the batch's copy
+    that it holds; a tombstone this batch wrote publishes a row hiding the tweet
+    when it knows the tweet's creation time (the partition the tweet's row is in);
+    a delete for a tweet never stored has nothing to hide.
+    """
+    if slot.state == ABSENT:
+        return None
+    held = slot.held
+    by = Origin.from_attr(held.get("origin"))
+    if slot.state == LIVE:
+        stored = next((r for r in records if isinstance(r, TweetRecord) and r.origin == by), None)
+        return tweet_row(stored.item) if stored is not None else None
+    if held.get("created_at") and any(r.origin == by for r in records):
+        return tombstone_row(held)
+    return None
 
 
 def _by_key(batch: Transformed) -> dict[str, list[TweetRecord | DeleteRecord]]:
@@ -341,7 +395,7 @@ class _Planner:
         tomb = slot.held
         replaced = Origin.from_attr(tomb.get("replaced"))
         if replaced is None or tweet.origin < replaced:
-            learnt = {**tomb, "replaced": tweet.origin.attr()}
+            learnt = {**tomb, "replaced": tweet.origin.attr(), "created_at": tweet.created_at}
             if tweet.author_id is not None:
                 learnt["deleted_author_id"] = tweet.author_id
             slot.amend(learnt)
@@ -374,6 +428,8 @@ class _Planner:
         )
         if buried:
             tomb["replaced"] = dict(buried)
+        if live.get("created_at"):
+            tomb["created_at"] = live["created_at"]
         slot.create(tomb)
         self.counts["deleted"] += 1
 

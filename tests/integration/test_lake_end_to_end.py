@@ -1,4 +1,4 @@
-"""Stream → both Firehose deliveries and the consumer → lake on disk → named query."""
+"""Stream → consumer (→ curated) and the raw Firehose → lake on disk → named query."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import client as aws_client
+from chalicelib.consume.handler import handle_batch
 from tests.conftest import AwsHarness
 from tests.support.sample import envelope_line, posted, sample_envelopes
 from tweetlake_local.poller import FileCheckpoints, local_readers
@@ -32,8 +33,9 @@ def test_poller_thread_fills_the_lake_and_sql_answers(aws: AwsHarness, tmp_path:
     )
     seen: list[int] = []
 
-    def handler(event: dict[str, Any]) -> None:
+    def handler(event: dict[str, Any], **options: Any) -> None:
         seen.append(len(event["Records"]))
+        handle_batch(event, sink=lambda line: None, **options)
 
     poller = local_readers(
         aws.settings,

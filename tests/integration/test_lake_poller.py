@@ -21,6 +21,7 @@ from tests.support.sample import envelope_line, sample_envelopes
 from tweetlake_local.firehose import DirSink, S3Sink, curated_delivery, raw_delivery
 from tweetlake_local.poller import (
     BatchFailedError,
+    DirectPutSource,
     EventSourceMapping,
     FileCheckpoints,
     FirehoseSource,
@@ -186,12 +187,13 @@ def test_a_restart_resumes_after_the_checkpoint(aws: AwsHarness, tmp_path: Path)
     }
 
 
-def test_firehose_sources_write_both_zones_to_bucket_and_folder(
+def test_firehose_deliveries_write_both_zones_to_bucket_and_folder(
     aws: AwsHarness, tmp_path: Path
 ) -> None:
-    """GIVEN envelopes on the stream WHEN the poller drains the two Firehose sources
-    THEN raw (gzip JSON lines) and curated (Parquet) objects exist in the bucket and,
-    byte for byte, in the folder; checkpoints follow what was written."""
+    """GIVEN envelopes on the stream and rows published to the curated delivery WHEN the
+    poller drains THEN raw (gzip JSON lines, read from the stream) and curated (Parquet,
+    Direct PUT) objects exist in the bucket and, byte for byte, in the folder; the raw
+    reader's checkpoints follow what was written."""
     envelopes = sample_envelopes(25)
     put(aws, [envelope_line(e) for e in envelopes])
     s3 = aws_client("s3", aws.settings.region)
@@ -199,12 +201,12 @@ def test_firehose_sources_write_both_zones_to_bucket_and_folder(
     checkpoints = MemoryCheckpoints()
     kinesis = aws_client("kinesis", aws.settings.region)
     raw = FirehoseSource(kinesis, aws.settings.stream_name, raw_delivery(sinks), checkpoints)
-    curated = FirehoseSource(
-        kinesis, aws.settings.stream_name, curated_delivery(sinks), checkpoints
-    )
+    curated = DirectPutSource(curated_delivery(sinks))
     poller = Poller([raw, curated], sleep=lambda s: None)
+    curated.publish([envelope_line(e) for e in envelopes])
     poller.run_once()
     assert checkpoints.positions == {}  # buffered, not yet written
+    assert [lag.pending_records for lag in poller.lag()] == [25, 25]
     poller.drain()
 
     listed = s3.list_objects_v2(Bucket=aws.settings.lake_bucket)["Contents"]
@@ -218,7 +220,7 @@ def test_firehose_sources_write_both_zones_to_bucket_and_folder(
     assert sorted(json.loads(x)["tweet_id"] for x in lines) == sorted(
         e["tweet_id"] for e in envelopes
     )
-    assert set(checkpoints.positions) == {"tweetlake-dev-raw", "tweetlake-dev-curated"}
+    assert set(checkpoints.positions) == {"tweetlake-dev-raw"}
     assert [lag.pending_records for lag in poller.lag()] == [0, 0]
 
 

@@ -21,7 +21,9 @@ from tweetlake_ops.sql import (
     referenced_columns,
     resolve,
     run,
+    scanned_columns,
     to_duckdb,
+    view_key_columns,
 )
 
 NOW = datetime.now(UTC)
@@ -166,8 +168,12 @@ def test_every_named_query_is_tested_here() -> None:
 
 
 def test_partition_columns_are_strings_and_free_sql_works(lake: Lake) -> None:
-    rows = as_rows("SELECT typeof(dt), typeof(hour), count(*) FROM tweets GROUP BY 1, 2", lake)
+    """The base table keeps every delivered copy; the view, one row per tweet."""
+    query = "SELECT typeof(dt), typeof(hour), count(*) FROM {} GROUP BY 1, 2"
+    rows = as_rows(query.format("tweet_versions"), lake)
     assert rows == [("VARCHAR", "VARCHAR", 400 + 40 + 60)]  # not the delete: dt=unknown
+    assert as_rows(query.format("tweets"), lake) == [("VARCHAR", "VARCHAR", 400 + 60)]
+    assert as_rows("SELECT count(*) = count(DISTINCT tweet_id) FROM tweets", lake) == [(True,)]
 
 
 def test_an_empty_lake_answers_with_no_rows(tmp_path: Path) -> None:
@@ -195,16 +201,16 @@ def test_referenced_columns_include_struct_fields_not_aliases() -> None:
         "author.id",
         "author.screen_name",
         "created_at",
-        "tweet_id",
-        "kind",
         "dt",
     }
-    assert referenced_columns(resolve("top_hashtags"), names) == {
-        "hashtags",
-        "tweet_id",
-        "kind",
-        "dt",
-    }
+    assert referenced_columns(resolve("top_hashtags"), names) == {"hashtags", "dt"}
+
+
+def test_a_query_through_the_view_also_reads_the_version_keys() -> None:
+    names = set(lake_schema().names) | {"dt", "hour"}
+    keys = {"dt", "hour", "tweet_id", "kind", "ingested_at"}
+    assert view_key_columns(names) == keys
+    assert scanned_columns(resolve("top_hashtags"), names) == {"hashtags"} | keys
 
 
 def test_cli_prints_a_table(lake: Lake, capsys: pytest.CaptureFixture[str]) -> None:

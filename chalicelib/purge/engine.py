@@ -26,6 +26,7 @@ cut short by its time budget keeps what it rewrote and leaves every request pend
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -94,14 +95,47 @@ class S3Store:
         return self.backoff.call(read, is_transient)
 
     def put(self, key: str, body: bytes) -> None:
-        self.backoff.call(
+        """Overwrite ``key``, then destroy its older versions: in a versioned bucket they
+        would keep the deleted tweet until the lifecycle expires them (30 days)."""
+        response = self.backoff.call(
             lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=body), is_transient
         )
+        current = response.get("VersionId")
+        if current and current != "null":
+            self._delete_versions(key, keep=current)
 
     def delete(self, key: str) -> None:
-        self.backoff.call(
-            lambda: self.client.delete_object(Bucket=self.bucket, Key=key), is_transient
+        """Remove ``key`` for good: every version in a versioned bucket (a plain delete
+        would only add a delete marker and keep the data), else the object."""
+        if not self._delete_versions(key, keep=None):
+            self.backoff.call(
+                lambda: self.client.delete_object(Bucket=self.bucket, Key=key), is_transient
+            )
+
+    def _delete_versions(self, key: str, keep: str | None) -> bool:
+        """Delete each version and delete marker of exactly ``key`` but ``keep``; False
+        when the bucket keeps no versions of it (unversioned: ids are "null")."""
+        versioned = False
+        pages = self.client.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=key
         )
+        for page in pages:
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                version = entry.get("VersionId")
+                if entry.get("Key") != key or not version or version == "null":
+                    continue
+                versioned = True
+                if version != keep:
+                    self.backoff.call(
+                        functools.partial(
+                            self.client.delete_object,
+                            Bucket=self.bucket,
+                            Key=key,
+                            VersionId=version,
+                        ),
+                        is_transient,
+                    )
+        return versioned
 
 
 # --- candidates ---------------------------------------------------------------------

@@ -51,7 +51,7 @@ def purge_command(args: argparse.Namespace) -> int:
         settle = 2 * DEFAULT_BUFFER_SECONDS if args.aws_endpoint else PURGE_SETTLE_S
     summary = purge_once(settings, lake if lake.is_dir() else None, settle_s=settle)
     where = f"s3://{settings.lake_bucket}" + (f" and {lake}/" if lake.is_dir() else "")
-    scan = summary.scan
+    scan = summary.work
     print(
         f"purge: {summary.requests} pending requests; {summary.purged} purged,"
         f" {summary.pending} still pending; read {scan.objects_scanned} objects"

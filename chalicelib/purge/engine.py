@@ -220,9 +220,16 @@ def rewrite_parquet(body: bytes, ids: frozenset[str]) -> Rewrite | None:
     pyarrow is imported here only: on AWS it comes from the purge function's layer
     (AWS SDK for pandas), never from requirements.txt, so the other functions stay lean.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise RuntimeError(
+            "pyarrow is missing: the purge function needs the AWS SDK for pandas layer"
+            " (.chalice/config.json, lambda_functions.purge.layers; python -m"
+            " tweetlake_ops.chalice_config writes it from Terraform's purge_layer_arn)"
+        ) from exc
 
     source = pq.ParquetFile(io.BytesIO(body))
     columns = [c for c in ROW_ID_COLUMNS if c in source.schema_arrow.names]
@@ -280,7 +287,7 @@ class ScanResult:
     complete: bool = True
 
 
-def scan(
+def scan_lake(
     stores: Iterable[ObjectStore],
     requests: Sequence[PurgeRequest],
     *,
@@ -336,16 +343,16 @@ class PurgeSummary:
     purged: int
     pending: int
     oldest_pending_s: float
-    scan: ScanResult
+    work: ScanResult
 
     def metrics(self) -> dict[str, tuple[float, str]]:
         return {
             "PurgeRequestsPending": (self.pending, "Count"),
             "PurgeRequestsPurged": (self.purged, "Count"),
             "OldestPendingPurgeAgeSeconds": (self.oldest_pending_s, "Seconds"),
-            "ObjectsScanned": (self.scan.objects_scanned, "Count"),
-            "ObjectsRewritten": (self.scan.objects_rewritten, "Count"),
-            "BytesScanned": (self.scan.bytes_scanned, "Bytes"),
+            "ObjectsScanned": (self.work.objects_scanned, "Count"),
+            "ObjectsRewritten": (self.work.objects_rewritten, "Count"),
+            "BytesScanned": (self.work.bytes_scanned, "Bytes"),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -354,11 +361,11 @@ class PurgeSummary:
             "purged": self.purged,
             "pending": self.pending,
             "oldest_pending_s": self.oldest_pending_s,
-            "objects_scanned": self.scan.objects_scanned,
-            "objects_rewritten": self.scan.objects_rewritten,
-            "objects_deleted": self.scan.objects_deleted,
-            "bytes_scanned": self.scan.bytes_scanned,
-            "complete": self.scan.complete,
+            "objects_scanned": self.work.objects_scanned,
+            "objects_rewritten": self.work.objects_rewritten,
+            "objects_deleted": self.work.objects_deleted,
+            "bytes_scanned": self.work.bytes_scanned,
+            "complete": self.work.complete,
         }
 
 
@@ -376,7 +383,7 @@ def run_purge(
     """One scheduled run: pending requests → rewritten objects → requests marked purged,
     then one EMF line (``now`` is an aware UTC clock, injected for tests)."""
     requests = list(read_requests(dynamodb, state_table, pending_only=True))
-    result = scan(stores, requests, time_left=time_left) if requests else ScanResult()
+    result = scan_lake(stores, requests, time_left=time_left) if requests else ScanResult()
     finished_at = now()
     settled_before = iso_utc(finished_at - timedelta(seconds=settle_s))
     purged: set[str] = set()
@@ -397,7 +404,7 @@ def run_purge(
         purged=len(purged),
         pending=len(requests) - len(purged),
         oldest_pending_s=max([0.0, *ages]),
-        scan=result,
+        work=result,
     )
     document = emf.emf_document(
         summary.metrics(),

@@ -93,12 +93,12 @@ def test_purge_cleans_bucket_and_folder_and_logs_the_request(aws: Any, tmp_path:
     assert summary.purged == 1 and summary.pending == 0
     (request,) = read_requests(dynamodb, aws.settings.state_table, pending_only=False)
     assert request.purged_at == iso_utc(now)
-    assert request.objects_rewritten == summary.scan.objects_rewritten >= 10
+    assert request.objects_rewritten == summary.work.objects_rewritten >= 10
     (line,) = lines
     metrics = json.loads(line)
     assert metrics["PurgeRequestsPending"] == 0
-    assert metrics["ObjectsRewritten"] == summary.scan.objects_rewritten
-    assert metrics["BytesScanned"] == summary.scan.bytes_scanned > 0
+    assert metrics["ObjectsRewritten"] == summary.work.objects_rewritten
+    assert metrics["BytesScanned"] == summary.work.bytes_scanned > 0
     assert metrics["OldestPendingPurgeAgeSeconds"] == 0
     names = {m["Name"] for m in metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"PurgeRequestsPending", "OldestPendingPurgeAgeSeconds", "ObjectsRewritten"} <= names
@@ -111,7 +111,7 @@ def test_purge_cleans_bucket_and_folder_and_logs_the_request(aws: Any, tmp_path:
         settle_s=1200,
         sink=lines.append,
     )
-    assert again.requests == 0 and again.scan.objects_scanned == 0
+    assert again.requests == 0 and again.work.objects_scanned == 0
     assert _objects(s3, aws.settings.lake_bucket, folder) == after
 
 
@@ -150,7 +150,7 @@ def test_a_young_request_is_cleaned_but_stays_pending_until_firehose_settles(
         settle_s=1200,
         sink=lines.append,
     )
-    assert summary.purged == 1 and summary.scan.objects_rewritten == 2  # bucket + folder
+    assert summary.purged == 1 and summary.work.objects_rewritten == 2  # bucket + folder
     assert _traces(_objects(s3, aws.settings.lake_bucket, folder), scenario) == []
 
 
@@ -210,7 +210,7 @@ def test_a_versioned_bucket_keeps_no_old_version_of_a_rewritten_object(
         settle_s=1200,
         sink=lambda _line: None,
     )
-    assert summary.purged == 1 and summary.scan.objects_deleted >= 1
+    assert summary.purged == 1 and summary.work.objects_deleted >= 1
     versions: dict[str, bytes] = {}
     markers = []
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):

@@ -18,7 +18,7 @@ from chalicelib.purge.engine import (
     candidate_scopes,
     rewrite_parquet,
     rewrite_raw,
-    scan,
+    scan_lake,
 )
 from chalicelib.purge.match import entry_holds, envelope_holds, id_pattern, ids_in
 from chalicelib.purge.requests import PurgeRequest, request_item
@@ -253,7 +253,7 @@ def test_scan_leaves_no_trace_of_the_deleted_tweet_and_a_second_scan_writes_noth
     outside = "raw/dt=2026-11-01/hour=00/old.gz"  # arrived before the tweet existed
     store.put(outside, gzip.compress(b"{}\n"))
     store.reads.clear()
-    result = scan([store], [request])
+    result = scan_lake([store], [request])
     assert result.complete and result.objects_rewritten >= 5
     assert result.per_id[scenario.deleted] == result.objects_rewritten
     assert outside not in store.reads
@@ -266,7 +266,7 @@ def test_scan_leaves_no_trace_of_the_deleted_tweet_and_a_second_scan_writes_noth
             survivors |= {k for k in scenario.kept if k.encode() in record}
     assert survivors == set(scenario.kept)
     store.writes.clear()
-    again = scan([store], [request])
+    again = scan_lake([store], [request])
     assert again.objects_rewritten == 0 and store.writes == []
 
 
@@ -274,7 +274,7 @@ def test_scan_stops_when_time_runs_out_and_says_it_is_incomplete() -> None:
     store = MemoryStore()
     scenario = build([store])
     ticks = iter([1.0, 0.0])
-    result = scan(
+    result = scan_lake(
         [store],
         [PurgeRequest(scenario.deleted, "2026-11-24T10:00:00.000Z", scenario.created_at)],
         time_left=lambda: next(ticks, 0.0),

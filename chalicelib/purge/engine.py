@@ -30,7 +30,6 @@ import functools
 import gzip
 import io
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from typing import Any, Protocol
 
 from chalicelib import emf
 from chalicelib.aws import is_transient
-from chalicelib.purge.match import entry_holds, envelope_holds, id_pattern
+from chalicelib.purge.match import IdMatcher, entry_holds, envelope_holds, id_pattern
 from chalicelib.purge.requests import PurgeRequest, mark_purged, read_requests
 from chalicelib.retry import Backoff
 from chalicelib.timeutil import iso_utc, parse_iso
@@ -195,18 +194,40 @@ def _filter_lines(
     return kept, frozenset(held)
 
 
-def rewrite_raw(body: bytes, pattern: re.Pattern[bytes]) -> Rewrite | None:
-    """A gzip JSON-lines object without the lines that hold a deleted tweet (None: keep)."""
+def rewrite_raw(body: bytes, pattern: IdMatcher) -> Rewrite | None:
+    """A gzip JSON-lines object without the lines that hold a deleted tweet (None: keep).
+
+    Only the lines where one of the object's ids occurs are parsed; every other line is
+    copied as bytes, so the cost is the (de)compression, not one JSON parse per line.
+    """
     data = gzip.decompress(body)
-    if not pattern.search(data):
+    present = pattern.found(data)
+    if not present:
         return None
-    kept, held = _filter_lines(data, lambda line: envelope_holds(line, pattern))
+    narrow = id_pattern(present)  # the few ids this object names
+    spans = set()
+    for at in narrow.offsets(data):
+        end = data.find(b"\n", at)
+        spans.add((data.rfind(b"\n", 0, at) + 1, len(data) if end < 0 else end + 1))
+    held: set[str] = set()
+    parts, copied_to = [], 0
+    for start, end in sorted(spans):
+        found = envelope_holds(data[start:end].rstrip(b"\r\n"), narrow)
+        if found:
+            held |= found
+            parts.append(data[copied_to:start])
+            copied_to = end
     if not held:
         return None
-    return Rewrite(gzip.compress(b"".join(kept), mtime=0) if kept else None, held)
+    parts.append(data[copied_to:])
+    kept = b"".join(parts)
+    if not kept.strip():
+        return Rewrite(None, frozenset(held))
+    # Level 6 (zlib's default), not gzip's 9: about 3x faster for a few % more bytes.
+    return Rewrite(gzip.compress(kept, compresslevel=6, mtime=0), frozenset(held))
 
 
-def rewrite_entries(body: bytes, pattern: re.Pattern[bytes]) -> Rewrite | None:
+def rewrite_entries(body: bytes, pattern: IdMatcher) -> Rewrite | None:
     """A quarantine or Firehose-error JSON-lines object without the entries naming an id."""
     kept, held = _filter_lines(body, lambda line: entry_holds(line, pattern))
     if not held:
@@ -262,7 +283,7 @@ def rewrite_parquet(body: bytes, ids: frozenset[str]) -> Rewrite | None:
 
 
 def rewrite_object(
-    key: str, body: bytes, ids: frozenset[str], pattern: re.Pattern[bytes]
+    key: str, body: bytes, ids: frozenset[str], pattern: IdMatcher
 ) -> Rewrite | None:
     """The object without the deleted tweets, by its zone and format; None: unchanged."""
     if key.startswith(RAW) and key.endswith(".gz"):
@@ -317,7 +338,7 @@ def _scan_one(
     store: ObjectStore,
     obj: LakeObject,
     ids: frozenset[str],
-    pattern: re.Pattern[bytes],
+    pattern: IdMatcher,
     result: ScanResult,
 ) -> None:
     body = store.get(obj.key)

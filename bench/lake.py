@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from chalicelib.envelope.normalize import normalize_line
-from chalicelib.purge.engine import LakeObject, scan_lake
+from chalicelib.purge.engine import LakeObject, ScanResult, scan_lake
 from chalicelib.purge.match import id_pattern, ids_in
 from chalicelib.purge.requests import PurgeRequest
 from tests.support.purge_lake import decoded_records
@@ -80,7 +80,27 @@ def deleted_requests(envelopes: list[dict[str, Any]], requested_at: str) -> list
     return [PurgeRequest(i, requested_at, created) for i, created in chosen.items()]
 
 
-def purge_figures(store: MemorySink, envelopes: list[dict[str, Any]]) -> None:
+def build_lake(records: list[StreamRecord]) -> MemorySink:
+    """Both deliveries' objects in one bucket, with AWS-like buffer sizes."""
+    lake = MemorySink()
+    raw = raw_delivery([lake], buffer_bytes=5 * 1024 * 1024, clock=lambda: 0.0)
+    raw.put(records)
+    raw.close()
+    curated = curated_delivery([lake], buffer_bytes=AWS_MIN_CONVERSION_BUFFER, clock=lambda: 0.0)
+    curated.put(records)
+    curated.close()
+    return lake
+
+
+@dataclass(frozen=True)
+class PurgeRun:
+    requests: int
+    result: ScanResult
+    seconds_per_gb: float
+    ids_left: int
+
+
+def measure_purge(store: MemorySink, envelopes: list[dict[str, Any]]) -> PurgeRun:
     """Time the purge over the lake in ``store``; then search it for the deleted ids."""
     requests = deleted_requests(envelopes, "2026-01-02T00:00:00.000Z")
     import pyarrow.compute  # noqa: F401  a cold start's import, paid once: not timed
@@ -94,11 +114,17 @@ def purge_figures(store: MemorySink, envelopes: list[dict[str, Any]]) -> None:
     for key, body in store.objects.items():
         for record in decoded_records(key, body):
             left |= ids_in(record, pattern)
-    print(f"purge_requests: {len(requests)} ids")
-    print(f"purge_objects_rewritten: {result.objects_rewritten} of {result.objects_scanned}")
-    print(f"purge_bytes_scanned: {result.bytes_scanned} bytes")
-    print(f"purge_seconds_per_gb: {elapsed / (result.bytes_scanned / 1e9):.1f} s")
-    print(f"deleted_ids_left_after_purge: {len(left)} ids")
+    return PurgeRun(len(requests), result, elapsed / (result.bytes_scanned / 1e9), len(left))
+
+
+def purge_figures(store: MemorySink, envelopes: list[dict[str, Any]]) -> None:
+    run = measure_purge(store, envelopes)
+    done = run.result
+    print(f"purge_requests: {run.requests} ids")
+    print(f"purge_objects_rewritten: {done.objects_rewritten} of {done.objects_scanned}")
+    print(f"purge_bytes_scanned: {done.bytes_scanned} bytes")
+    print(f"purge_seconds_per_gb: {run.seconds_per_gb:.1f} s")
+    print(f"deleted_ids_left_after_purge: {run.ids_left} ids")
 
 
 def chunk_sizes(parquet_files: list[bytes]) -> dict[str, int]:
@@ -169,13 +195,7 @@ def main(count: int) -> None:
     ]
     raw_json = sum(len(r.data) for r in records)
 
-    lake = MemorySink()
-    raw = raw_delivery([lake], buffer_bytes=5 * 1024 * 1024, clock=lambda: 0.0)
-    raw.put(records)
-    raw.close()
-    curated = curated_delivery([lake], buffer_bytes=AWS_MIN_CONVERSION_BUFFER, clock=lambda: 0.0)
-    curated.put(records)
-    curated.close()
+    lake = build_lake(records)
     gz_bytes = sum(len(b) for k, b in lake.objects.items() if k.startswith("raw/"))
     parquet_files = [b for k, b in lake.objects.items() if k.startswith("curated/")]
     parquet_total = sum(len(b) for b in parquet_files)

@@ -5,9 +5,10 @@ each candidate object is read once whatever the number of deletes:
 
 * **candidates**: ``raw/`` from the arrival day before the earliest creation day
   among the requests to the end (a tweet arrives after it is posted; a replay or
-  backfill puts it in today); ``curated/`` in each tweet's creation day and the
-  days either side (a time derived from the Snowflake id may straddle midnight)
-  plus ``dt=unknown``; all of ``quarantine/`` and ``firehose-errors/``, whose
+  backfill puts it in today); ``curated/`` from the same day to the end, which
+  takes in each tweet's own partition, the later partitions of retweets that
+  carry its text, and ``dt=unknown`` (it sorts after every date); all of
+  ``quarantine/`` and ``firehose-errors/``, whose
   records are there because they could not be read, so no partition says where a
   tweet is (both zones expire after 90 days, which bounds them). A request with no
   creation time and no Snowflake id widens ``raw/`` and ``curated/`` to everything.
@@ -47,7 +48,6 @@ RAW = "raw/"
 CURATED = "curated/"
 QUARANTINE = "quarantine/"
 ERRORS = "firehose-errors/"
-UNKNOWN_DAY = "unknown"
 #: Curated columns whose value being a deleted id drops the row (see match.py).
 ROW_ID_COLUMNS = ("tweet_id", "retweeted_tweet_id")
 
@@ -160,11 +160,9 @@ def candidate_scopes(requests: Sequence[PurgeRequest]) -> list[Scope]:
     if len(known) < len(days):
         scopes += [Scope(RAW), Scope(CURATED)]
     elif known:
-        earliest = min(known) - timedelta(days=1)
-        scopes.append(Scope(RAW, f"{RAW}dt={_day(earliest)}"))
-        curated_days = {d + timedelta(days=n) for d in known for n in (-1, 0, 1)}
-        scopes += [Scope(f"{CURATED}dt={_day(d)}/") for d in sorted(curated_days)]
-        scopes.append(Scope(f"{CURATED}dt={UNKNOWN_DAY}/"))
+        # dt=unknown sorts after every date, so the curated listing reaches it too.
+        since = f"dt={_day(min(known) - timedelta(days=1))}"
+        scopes += [Scope(RAW, f"{RAW}{since}"), Scope(CURATED, f"{CURATED}{since}")]
     if requests:
         scopes += [Scope(QUARANTINE), Scope(ERRORS)]
     return scopes

@@ -211,11 +211,13 @@ def test_candidates_follow_creation_days_and_cover_the_unparsed_zones() -> None:
     ]
     assert candidate_scopes(requests) == [
         Scope("raw/", "raw/dt=2026-11-19"),
-        *[Scope(f"curated/dt=2026-11-{d}/") for d in (19, 20, 21, 22, 23)],
-        Scope("curated/dt=unknown/"),
+        Scope("curated/", "curated/dt=2026-11-19"),
         Scope("quarantine/"),
         Scope("firehose-errors/"),
     ]
+    # dt=unknown (delete notices without a time) sorts after every date
+    assert "curated/dt=unknown/hour=unknown/x.parquet" > "curated/dt=2026-11-19"
+    assert "curated/dt=2026-11-18/hour=23/x.parquet" < "curated/dt=2026-11-19"
     assert requests[1].creation_day() == date(2026, 11, 22)
 
 
@@ -300,3 +302,21 @@ def test_backoff_call_retries_transient_errors_only() -> None:
         )
     with pytest.raises(ValueError):
         backoff.call(lambda: int("x"), lambda e: isinstance(e, TimeoutError))
+
+
+def test_a_retweet_row_posted_days_later_is_found_in_its_own_partition() -> None:
+    store = MemoryStore()
+    retweet = record_bytes(
+        tweet_payload(
+            snowflake_at("2026-11-30T08:00:00.000Z", 9),
+            "2026-11-30T08:00:00.000Z",
+            f"RT @u2244994945: {DELETED_TEXT}",
+            user_id="17",
+            retweeted_status=_original(),
+        )
+    )
+    key = "curated/dt=2026-11-30/hour=08/late.parquet"
+    store.put(key, _parquet(retweet))
+    request = PurgeRequest(DELETED, "2026-12-01T00:00:00.000Z", "2026-11-23T10:00:00.000Z")
+    result = scan_lake([store], [request])
+    assert result.objects_deleted == 1 and key not in store.objects

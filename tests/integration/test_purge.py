@@ -221,3 +221,31 @@ def test_a_versioned_bucket_keeps_no_old_version_of_a_rewritten_object(
     assert markers == []
     assert len(versions) == len({k.split("#")[0] for k in versions})  # one version per key
     assert _traces(versions, scenario) == []
+
+
+def test_the_local_mode_purges_bucket_and_folder_when_it_drains(aws: Any, tmp_path: Path) -> None:
+    """`make run` ends every run with a purge, after the last records were delivered."""
+    from chalicelib.consume.handler import handle_batch
+    from tweetlake_local.pipeline import Pipeline
+
+    folder = tmp_path / "lake"
+    pipeline = Pipeline(
+        aws.settings,
+        lake_dir=folder,
+        state_dir=tmp_path,
+        interval_s=60,
+        bounded=True,
+        batching_window_s=None,
+        poll_interval_s=0.05,
+        buffer_seconds=None,
+        consumer=handle_batch,
+        log_line=lambda _line: None,
+    )
+    s3, dynamodb = _clients(aws)
+    scenario = build([S3Sink(s3, aws.settings.lake_bucket), DirSink(folder)])
+    _request(dynamodb, aws, scenario, REQUESTED_AT)
+    assert _traces(_objects(s3, aws.settings.lake_bucket, folder), scenario)
+    assert pipeline.drain()
+    assert _traces(_objects(s3, aws.settings.lake_bucket, folder), scenario) == []
+    (request,) = read_requests(dynamodb, aws.settings.state_table, pending_only=False)
+    assert request.purged_at is not None and pipeline.purge.runs == 1

@@ -249,3 +249,47 @@ def test_the_local_mode_purges_bucket_and_folder_when_it_drains(aws: Any, tmp_pa
     assert _traces(_objects(s3, aws.settings.lake_bucket, folder), scenario) == []
     (request,) = read_requests(dynamodb, aws.settings.state_table, pending_only=False)
     assert request.purged_at is not None and pipeline.purge.runs == 1
+
+
+def test_the_scheduled_function_purges_the_stage_bucket(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``app.purge_lake`` as Lambda invokes it: the stage's bucket, one EMF line. With
+    less time left than its safety margin it reads nothing and marks nothing."""
+    from chalice.local import LambdaContext
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.config import PURGE_SAFETY_S
+    from chalicelib.purge.handler import run_purge_lake
+
+    s3, dynamodb = _clients(aws)
+    bucket = aws.settings.lake_bucket
+    scenario = build([S3Sink(s3, bucket)])
+    requested = iso_utc(datetime.now(UTC) - timedelta(hours=1))  # settled on the real clock
+    _request(dynamodb, aws, scenario, requested)
+    event = {
+        "version": "0",
+        "id": "purge-test",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": iso_utc(datetime.now(UTC)),
+        "region": aws.settings.region,
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/tweetlake-dev-purge"],
+        "detail": {},
+    }
+    with Client(app, stage_name="dev") as chalice_client:  # its context: 3 s to run
+        short = chalice_client.lambda_.invoke("purge", event).payload
+    assert short["complete"] is False and short["objects_scanned"] == 0
+    assert short["purged"] == 0 and short["pending"] == 1
+
+    context = LambdaContext("tweetlake-dev-purge", 2048, max_runtime_ms=900_000)
+    assert context.get_remaining_time_in_millis() > PURGE_SAFETY_S * 1000
+    summary = run_purge_lake(event, context)
+    assert summary["purged"] == 1 and summary["complete"] is True
+    assert summary["objects_rewritten"] >= 5
+    metrics = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert [m["stage"] for m in metrics] == ["dev", "dev"]
+    assert metrics[-1]["PurgeRequestsPending"] == 0
+    assert _traces(_objects(s3, bucket, Path("/nonexistent")), scenario) == []

@@ -14,7 +14,7 @@ Firehose deliveries in memory and prints:
   and 0.25 % of the originals their retweets carry were deleted:
   ``purge_seconds_per_gb`` (wall time ÷ object bytes read; in memory, so it is the
   function's CPU share, S3 transfer not included) and ``deleted_ids_left_after_purge``
-  (deleted ids still found, as whole tokens, in any raw line gunzipped or Parquet row
+  (deleted ids still found, as whole tokens, in any raw line gunzipped or Parquet cell
   after the purge: must be 0);
 * the scan ratios again over the 72 real v1.1 stream statuses kept beside the
   repository (``../shared/fixtures/twitter``), when present: real payload sizes,

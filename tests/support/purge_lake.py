@@ -132,7 +132,7 @@ def _quarantine(sinks: Sequence[Sink], original: dict[str, Any], neighbour: str)
 
 def decoded_records(key: str, body: bytes) -> list[bytes]:
     """What an object holds, decoded for a byte search: raw lines (gunzipped), Parquet
-    rows (as JSON), quarantine/error lines with their base64 records decoded."""
+    cells (uncompressed), quarantine/error lines with their base64 records decoded."""
     import gzip
 
     if key.endswith(".gz"):
@@ -142,8 +142,13 @@ def decoded_records(key: str, body: bytes) -> list[bytes]:
 
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(io.BytesIO(body)).to_pylist()
-        return [json.dumps(r, default=str, ensure_ascii=False).encode() for r in rows]
+        # The same table without compression or dictionaries: every string value is
+        # then in the file as its own UTF-8 bytes (PLAIN encoding), so a byte search
+        # sees each cell, and at C speed (a JSON dump of each row took seconds).
+        plain = io.BytesIO()
+        table = pq.read_table(io.BytesIO(body))
+        pq.write_table(table, plain, compression="none", use_dictionary=False)
+        return [plain.getvalue()]
     out = []
     for line in body.splitlines():
         out.append(line)

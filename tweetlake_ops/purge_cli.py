@@ -58,8 +58,10 @@ def purge_command(args: argparse.Namespace) -> int:
         f" ({scan.bytes_scanned} bytes) of {where}; rewrote {scan.objects_rewritten}"
         f" ({scan.objects_deleted} emptied and deleted)"
     )
+    for problem in scan.unreadable:
+        print(f"  unreadable, so not checked: {problem}")
     if not scan.complete:
-        print("  the run stopped before reading every candidate: run it again")
+        print("  incomplete: no request was marked purged; fix what is listed and run it again")
     return 0
 
 

@@ -31,6 +31,7 @@ import functools
 import gzip
 import io
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -304,6 +305,9 @@ class ScanResult:
     objects_deleted: int = 0
     per_id: Counter[str] = field(default_factory=Counter)
     complete: bool = True
+    #: Objects that could not be decoded (not gzip, not Parquet…): checked by nobody, so
+    #: the run is not complete, but every other object is still purged.
+    unreadable: list[str] = field(default_factory=list)
 
 
 def scan_lake(
@@ -342,7 +346,12 @@ def _scan_one(
     body = store.get(obj.key)
     result.objects_scanned += 1
     result.bytes_scanned += len(body)
-    rewrite = rewrite_object(obj.key, body, ids, pattern)
+    try:
+        rewrite = rewrite_object(obj.key, body, ids, pattern)
+    except (OSError, EOFError, zlib.error, ValueError) as exc:  # pyarrow's ArrowInvalid too
+        result.unreadable.append(f"{obj.key}: {type(exc).__name__}: {exc}"[:300])
+        result.complete = False
+        return
     if rewrite is None:
         return
     if rewrite.body is None:
@@ -385,6 +394,7 @@ class PurgeSummary:
             "objects_deleted": self.work.objects_deleted,
             "bytes_scanned": self.work.bytes_scanned,
             "complete": self.work.complete,
+            "unreadable": self.work.unreadable,
         }
 
 
@@ -428,7 +438,11 @@ def run_purge(
     document = emf.emf_document(
         summary.metrics(),
         dimensions or {},
-        {"complete": result.complete, "objects_deleted": result.objects_deleted},
+        {
+            "complete": result.complete,
+            "objects_deleted": result.objects_deleted,
+            "unreadable": result.unreadable[:20],
+        },
     )
     emf.emit(document, sink)
     return summary

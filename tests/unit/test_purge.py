@@ -320,3 +320,15 @@ def test_a_retweet_row_posted_days_later_is_found_in_its_own_partition() -> None
     request = PurgeRequest(DELETED, "2026-12-01T00:00:00.000Z", "2026-11-23T10:00:00.000Z")
     result = scan_lake([store], [request])
     assert result.objects_deleted == 1 and key not in store.objects
+
+
+def test_an_unreadable_object_leaves_the_run_incomplete_but_the_rest_purged() -> None:
+    store = MemoryStore()
+    scenario = build([store])
+    bad = "raw/dt=2026-11-24/hour=10/broken.gz"
+    store.put(bad, b"not gzip " + scenario.deleted.encode())
+    request = PurgeRequest(scenario.deleted, "2026-11-24T10:00:00.000Z", scenario.created_at)
+    result = scan_lake([store], [request])
+    assert not result.complete and len(result.unreadable) == 1
+    assert result.unreadable[0].startswith(f"{bad}: BadGzipFile")
+    assert result.objects_rewritten >= 5 and store.objects[bad].startswith(b"not gzip")

@@ -20,6 +20,7 @@ from chalicelib.config import (
     CONSUMER_BATCH_SIZE,
     CONSUMER_BATCHING_WINDOW_S,
     INGEST_EVERY_MINUTES,
+    PURGE_EVERY_MINUTES,
     trigger_stream_name,
 )
 
@@ -45,6 +46,14 @@ def consume_tweets(event: Any) -> dict[str, int]:
     from chalicelib.consume.handler import handle_batch  # off the API's cold start
 
     return handle_batch(event.to_dict())
+
+
+@app.schedule(Rate(PURGE_EVERY_MINUTES, unit=Rate.MINUTES), name="purge")
+def purge_lake(event: Any) -> dict[str, Any]:
+    # Off every other cold start; pyarrow comes from this function's layer only.
+    from chalicelib.purge.handler import run_purge_lake
+
+    return run_purge_lake(event.to_dict(), event.context)
 
 
 # Read-only REST API. Each route passes its path and query parameters to one

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import reset, start_moto
-from bench.lake import chunk_sizes, scanned_bytes, shared_sample
+from bench.lake import build_lake, chunk_sizes, measure_purge, scanned_bytes, shared_sample
 from chalicelib.consume.lake import encode_row, tweet_row
 from chalicelib.dynamo.attributes import from_item, item_size
 from chalicelib.ingest.handler import encode_record
@@ -206,6 +206,17 @@ def measure_lake(envelopes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def measure_purge_time(envelopes: list[dict[str, Any]]) -> float:
+    """The purge's seconds per GB of lake read (bench.lake's measurement)."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    records = [
+        StreamRecord(encode_record(e)[0], SHARD, str(i), start) for i, e in enumerate(envelopes)
+    ]
+    run = measure_purge(build_lake(records), envelopes)
+    assert run.ids_left == 0, f"{run.ids_left} deleted ids left after the purge"
+    return run.seconds_per_gb
+
+
 def code_version() -> str:
     """The commit measured (``+dirty`` when the work tree differs from it)."""
     try:
@@ -232,6 +243,7 @@ def main() -> None:
     result.update({k: round(v, 2) for k, v in record_sizes(lake_envelopes).items()})
     result.update(lake_row_sizes(lake_envelopes))
     result.update(measure_lake(lake_envelopes))
+    result["purge_seconds_per_gb"] = round(measure_purge_time(lake_envelopes), 1)
     result.update(measure_consumer(envelopes))
     notes = [
         f"Sample tweets: {LAKE_TWEETS:,} seeded v1.1/v2-shaped tweets (tests.support.sample);"

@@ -28,6 +28,18 @@ INGEST_EVERY_MINUTES = 10
 CONSUMER_BATCH_SIZE = 500
 CONSUMER_BATCHING_WINDOW_S = 0
 
+# The lake purge (chalicelib.purge): every 6 hours, so a delete leaves every object of
+# the lake within X's 24 hours even after a failed run or two (hourly runs cost 6x the
+# reads and rewrites: docs/cost.md). A request is marked
+# purged only once it is PURGE_SETTLE_S old: Firehose buffers up to 900 s, so a copy
+# of the tweet still in a buffer lands before the run that marks it. A run stops
+# reading PURGE_SAFETY_S before its timeout. The alarm (terraform/alarms.tf) fires at
+# PURGE_MAX_AGE_S.
+PURGE_EVERY_MINUTES = 360
+PURGE_SETTLE_S = 900 + 300
+PURGE_SAFETY_S = 60
+PURGE_MAX_AGE_S = 24 * 3600
+
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _STREAM_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")

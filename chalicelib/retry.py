@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class RetriesExhaustedError(RuntimeError):
@@ -56,3 +59,24 @@ class Backoff:
     def wait(self, attempt: int) -> None:
         """Sleep before retry number ``attempt`` (0-based)."""
         self.sleep(self.delay(attempt))
+
+    def call(self, operation: Callable[[], T], transient: Callable[[BaseException], bool]) -> T:
+        """``operation()``, tried again after a ``transient`` error until the allowance is
+        used up (then :class:`RetriesExhaustedError`); any other error goes straight up.
+
+        For single calls with no partial results (an S3 GET or PUT, one UpdateItem);
+        batch calls with leftovers keep their own loop (``chalicelib.dynamo.repository``).
+        """
+        for attempt in self.attempts():
+            if attempt:
+                self.wait(attempt - 1)
+            try:
+                return operation()
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                if self.exhausted(attempt + 1):
+                    raise RetriesExhaustedError(
+                        f"still failing after {attempt + 1} attempts: {exc}"
+                    ) from exc
+        raise RetriesExhaustedError("no attempt allowed")  # max_attempts=0

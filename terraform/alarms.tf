@@ -210,6 +210,28 @@ resource "aws_cloudwatch_metric_alarm" "quarantine" {
   }
 }
 
+# --- deletes reach the lake ----------------------------------------------------------
+
+# Each purge run emits the age of the oldest request it left pending (EMF metric
+# OldestPendingPurgeAgeSeconds; chalicelib/purge/engine.py). X wants deleted content
+# gone within 24 hours. The function runs every 6 hours, so a 12-hour period always
+# holds a run: no data means the purge is not running at all, which is breaching too.
+resource "aws_cloudwatch_metric_alarm" "purge_overdue" {
+  alarm_name          = "${local.prefix}-purge-overdue"
+  alarm_description   = "A delete is older than 24 hours and still in the lake (or the purge function has not run for 12 hours): read the ${local.lambda_functions.purge} logs, then run `python -m tweetlake_local purge --stage ${var.stage}` (docs/operations.md)."
+  namespace           = local.metrics_namespace
+  metric_name         = "OldestPendingPurgeAgeSeconds"
+  dimensions          = { stage = var.stage }
+  statistic           = "Maximum"
+  period              = 43200
+  evaluation_periods  = 1
+  threshold           = 86400
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 # --- the X post budget ---------------------------------------------------------------
 
 # Each ingest run of a billed source (v2) emits the billing cycle's post reads as the

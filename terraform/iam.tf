@@ -188,6 +188,65 @@ resource "aws_iam_role_policy" "api" {
   policy = data.aws_iam_policy_document.api.json
 }
 
+# --- purge: the scheduled lake purge (deleted tweets out of every object) ----
+
+resource "aws_iam_role" "purge" {
+  name               = "${local.prefix}-purge"
+  description        = "Chalice function ${local.lambda_functions.purge}: rewrites lake objects that hold deleted tweets."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+locals {
+  # The zones the purge reads and rewrites (chalicelib/purge/engine.py).
+  purge_prefixes = [local.raw_prefix, local.curated_prefix, local.quarantine_pfx, local.errors_prefix]
+}
+
+data "aws_iam_policy_document" "purge" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda["purge"].arn}:*"]
+  }
+
+  statement {
+    sid       = "Requests"
+    actions   = ["dynamodb:Query", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.state.arn]
+  }
+
+  # Listing objects and their versions, only under the zones it purges.
+  statement {
+    sid       = "ListZones"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [aws_s3_bucket.lake.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = flatten([for p in local.purge_prefixes : [p, "${p}*"]])
+    }
+  }
+
+  # Rewrite in place; an emptied object and the old versions of a rewritten one
+  # are deleted by version id (the bucket is versioned).
+  statement {
+    sid     = "RewriteZones"
+    actions = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"]
+    resources = [
+      local.lake_objects.raw,
+      local.lake_objects.curated,
+      local.lake_objects.quarantine,
+      local.lake_objects.errors,
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "purge" {
+  name   = "purge"
+  role   = aws_iam_role.purge.id
+  policy = data.aws_iam_policy_document.purge.json
+}
+
 # --- Firehose: one role per delivery stream -----------------------------------
 
 data "aws_iam_policy_document" "firehose_assume" {

@@ -59,6 +59,7 @@ locals {
     ingest  = "${local.prefix}-ingest"
     consume = "${local.prefix}-consume"
     api     = local.prefix
+    purge   = "${local.prefix}-purge"
   }
 
   stream_name = "${local.prefix}-tweets"

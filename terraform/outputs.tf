@@ -57,12 +57,18 @@ output "cursor_key_parameter" {
 }
 
 output "lambda_role_arns" {
-  description = "IAM role of each Chalice function, keyed by Chalice function name (ingest, consume, api_handler)."
+  description = "IAM role of each Chalice function, keyed by Chalice function name (ingest, consume, api_handler, purge)."
   value = {
     ingest      = aws_iam_role.ingest.arn
     consume     = aws_iam_role.consume.arn
     api_handler = aws_iam_role.api.arn
+    purge       = aws_iam_role.purge.arn
   }
+}
+
+output "purge_layer_arn" {
+  description = "Lambda layer giving the purge function pyarrow (AWS SDK for pandas, published by AWS for this region and Python); chalice_config writes it to the purge function's layers."
+  value       = data.aws_ssm_parameter.pandas_layer.value
 }
 
 output "lambda_function_names" {

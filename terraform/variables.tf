@@ -80,8 +80,8 @@ variable "firehose_buffer_size_mb" {
 
 variable "firehose_buffer_interval_s" {
   type        = number
-  description = "Longest the curated Firehose waits before writing a curated/ file (seconds): the analysts' freshness versus file count (raw/ has raw_buffer_interval_s)."
-  default     = 300
+  description = "Longest the curated Firehose waits before writing a curated/ file (seconds): the analysts' freshness versus file count (raw/ has raw_buffer_interval_s). 900 by default: a third of the objects of 300, so a third of the purge's reads and rewrites."
+  default     = 900
 
   validation {
     condition     = var.firehose_buffer_interval_s >= 60 && var.firehose_buffer_interval_s <= 900
@@ -292,5 +292,27 @@ variable "x_post_budget" {
   validation {
     condition     = var.x_post_budget >= 1 && floor(var.x_post_budget) == var.x_post_budget
     error_message = "x_post_budget must be a whole number of posts, at least 1."
+  }
+}
+
+variable "aws_sdk_pandas_version" {
+  type        = string
+  description = "Version of the AWS SDK for pandas Lambda layer (published by AWS, it ships pyarrow) attached to the purge function only, for rewriting Parquet; its ARN is read from the public SSM parameter AWS keeps per version, region and Python."
+  default     = "3.16.1"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.aws_sdk_pandas_version))
+    error_message = "aws_sdk_pandas_version must look like 3.16.1 (see https://aws-sdk-pandas.readthedocs.io/en/stable/layers.html)."
+  }
+}
+
+variable "lambda_python" {
+  type        = string
+  description = "Python version of the Chalice functions' runtime (Chalice deploys with the version it runs under; pyproject.toml pins 3.11), used to pick the matching pandas layer."
+  default     = "3.11"
+
+  validation {
+    condition     = can(regex("^3\\.[0-9]+$", var.lambda_python))
+    error_message = "lambda_python must look like 3.11."
   }
 }

@@ -2,7 +2,8 @@
 
 ``run`` is the whole pipeline offline (``make run``, :mod:`tweetlake_local.run`);
 ``sql`` and ``backfill`` work on the lake it writes (:mod:`tweetlake_ops.lake_cli`);
-``redrive`` sends quarantined records back after a fix; ``cost`` estimates the bill
+``redrive`` sends quarantined records back after a fix; ``purge`` removes deleted
+tweets from the lake; ``cost`` estimates the bill
 (:mod:`tweetlake_ops.cost`).
 """
 
@@ -16,6 +17,7 @@ from tweetlake_local.flags import OneLineParser
 from tweetlake_local.run import add_run_command
 from tweetlake_ops.cost_cli import add_cost_command
 from tweetlake_ops.lake_cli import add_lake_commands, add_redrive_command
+from tweetlake_ops.purge_cli import add_purge_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lake_commands(sub)
     add_cost_command(sub)
     add_redrive_command(sub)
+    add_purge_command(sub)
     return parser
 
 

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tweetlake_local.firehose import quarantine_mirror
+from tweetlake_local.firehose import DEFAULT_BUFFER_SECONDS, quarantine_mirror
 from tweetlake_local.poller import (
     ACCOUNT_ID,
     DirectPutSource,
@@ -289,6 +289,14 @@ class Scheduler:
             self.running.clear()
 
 
+def local_purge_schedule(settings: Any, lake_dir: Path, buffer_seconds: float | None) -> Any:
+    """The purge on its local schedule; a request settles for two Firehose buffer ages."""
+    from tweetlake_local.purge import LOCAL_PURGE_EVERY_S, PurgeSchedule
+
+    flush_s = DEFAULT_BUFFER_SECONDS if buffer_seconds is None else buffer_seconds
+    return PurgeSchedule(settings, lake_dir, interval_s=LOCAL_PURGE_EVERY_S, settle_s=2 * flush_s)
+
+
 def ingest_invoker(
     kinesis: Any, totals: IngestTotals, source: Any = None, s3: Any = None
 ) -> Callable[[dict[str, Any], LocalContext], Mapping[str, Any]]:
@@ -406,6 +414,7 @@ class Pipeline:
             runs=1 if bounded else None,
             memory_mb=memory_mb,
         )
+        self.purge = local_purge_schedule(settings, lake_dir, buffer_seconds)
         self._threads: dict[str, threading.Thread] = {}
         self.thread_errors: dict[str, BaseException] = {}
         self.drained = False
@@ -426,6 +435,7 @@ class Pipeline:
     def start(self) -> None:
         self._thread("readers", self.poller.run)
         self._thread("schedule", self.scheduler.run)
+        self._thread("purge", self.purge.run)
 
     @property
     def ingest_finished(self) -> bool:
@@ -454,6 +464,8 @@ class Pipeline:
                 return False
         self.poller.drain()
         self.poller.close()
+        self.purge.stop()
+        self.purge.run_once(settle_s=0)  # everything is delivered: nothing left to settle
         mark_readers_stopped(self._kinesis, self.settings.stream_name)
         self.drained = True
         return True
@@ -463,6 +475,7 @@ class Pipeline:
         self.scheduler.stop()
         self.poller.stop()
         self.mapping.stop()
+        self.purge.stop()
 
     def consumer_lag_ms(self) -> int:
         """How long the oldest record read but not yet consumed has waited, or

@@ -27,7 +27,7 @@ from chalicelib.config import API_ACCESS_VARIABLE, ConfigError, api_access, load
 from tweetlake_local.stage import CHALICE_CONFIG
 
 # Chalice function name -> key of the lambda_role_arns output.
-FUNCTIONS = ("ingest", "consume", "api_handler")
+FUNCTIONS = ("ingest", "consume", "api_handler", "purge")
 
 # Environment variable -> Terraform output it comes from.
 ENVIRONMENT = {
@@ -45,6 +45,8 @@ INGEST_ENVIRONMENT = {"TWEETLAKE_TWITTER_SECRET": "twitter_secret_arn"}
 OPTIONAL_INGEST_ENVIRONMENT = {"TWEETLAKE_X_POST_BUDGET": "x_post_budget"}
 # Only the API signs cursors.
 API_ENVIRONMENT = {"TWEETLAKE_CURSOR_KEY_PARAMETER": "cursor_key_parameter"}
+# Only the purge rewrites Parquet: pyarrow comes from this layer (terraform/purge.tf).
+PURGE_LAYER = "purge_layer_arn"
 REQUIRED_OUTPUTS = (
     "stage",
     "region",
@@ -52,6 +54,7 @@ REQUIRED_OUTPUTS = (
     *ENVIRONMENT.values(),
     *INGEST_ENVIRONMENT.values(),
     *API_ENVIRONMENT.values(),
+    PURGE_LAYER,
 )
 TEMPLATE_STAGE = "dev"
 
@@ -114,6 +117,7 @@ def stage_entry(
     )
     api_env = functions["api_handler"].setdefault("environment_variables", {})
     api_env.update({variable: outputs[name] for variable, name in API_ENVIRONMENT.items()})
+    functions["purge"]["layers"] = [outputs[PURGE_LAYER]]
     return entry
 
 

@@ -58,6 +58,13 @@ LAMBDA_POLL_INTERVAL_S = 1.0  # Lambda polls each shard about once a second: wit
 ATHENA_MIN_BYTES = 10 * MIB  # per query, then rounded up to the MB
 DYNAMODB_WRITE_UNIT = 1 * KIB
 DYNAMODB_STORAGE_OVERHEAD = 100  # bytes per item (and per index entry) for storage
+# The purge (chalicelib.purge), assumptions stated in its lines: deletes concern recent
+# tweets, so a run reads about 3 days of raw/ and curated/ (the tweet's day and the days
+# either side); 2 % of tweets are deleted; a delete makes at most 4 objects to rewrite
+# (the tweet's raw line, the notice's, its curated row and tombstone).
+PURGE_WINDOW_DAYS = 3
+PURGE_DELETED_SHARE = 0.02
+PURGE_OBJECTS_PER_DELETE = 4
 
 
 def billed(size: float, unit: int) -> int:
@@ -122,6 +129,8 @@ class Measured:
     consumer_batches: Mapping[int, tuple[float, float]] = field(default_factory=dict)
     scan_bytes_per_million: Mapping[str, float] = field(default_factory=dict)
     notes: Sequence[str] = ()
+    #: Wall seconds the purge spends per 1e9 bytes of lake objects it reads (bench.lake).
+    purge_seconds_per_gb: float = 0.0
 
 
 def load_measured(path: Path = MEASURED_PATH) -> Measured:
@@ -150,9 +159,9 @@ class Deployment:
     stream_mode: str = "PROVISIONED"  # terraform/variables.tf stream_mode
     curated_buffer_mb: int = 128  # firehose_buffer_size_mb
     raw_buffer_mb: int = 64  # raw_buffer_size_mb
-    buffer_interval_s: int = 300  # firehose_buffer_interval_s (curated)
+    buffer_interval_s: int = 900  # firehose_buffer_interval_s (curated)
     raw_buffer_interval_s: int = 900  # raw_buffer_interval_s
-    alarms: int = 15  # terraform/alarms.tf with 3 functions and ingest_silence on
+    alarms: int = 18  # terraform/alarms.tf with 4 functions and ingest_silence on
     secrets: int = 1
     crawler_runs_per_day: float = 0.0  # crawler_schedule: null, run by hand (none priced)
     crawler_min_minutes: int = 10  # Glue bills a crawler run at least 10 minutes
@@ -165,6 +174,8 @@ class Deployment:
     api_reserved_concurrency: int | None = None  # None: only the account's limit
     api_rate_limit: float = 10  # terraform/variables.tf api_throttle_rate_limit
     api_burst_limit: int = 20  # api_throttle_burst_limit
+    purge_memory_mb: int = 2048
+    purge_every_s: int = 3600
 
 
 def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> Deployment:
@@ -194,6 +205,8 @@ def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> D
         api_reserved_concurrency=(
             int(api["reserved_concurrency"]) if "reserved_concurrency" in api else None
         ),
+        purge_memory_mb=int(functions["purge"]["lambda_memory_size"]),
+        purge_every_s=triggers.PURGE_EVERY_MINUTES * 60,
     )
 
 
@@ -310,6 +323,7 @@ def estimate(
     _dynamodb_lines(bill, batch)
     _firehose_and_s3_lines(bill)
     _athena_and_other_lines(bill, athena_runs_per_day)
+    _purge_lines(bill)
     return Estimate(tweets_per_second, bill.tweets, bill.shards, batch, tuple(bill.lines))
 
 
@@ -501,7 +515,7 @@ def _dynamodb_lines(bill: _Bill, batch: float) -> None:
 
 
 def _firehose_and_s3_lines(bill: _Bill) -> None:
-    month_s, tweets, p, m, d = bill.month_s, bill.tweets, bill.p, bill.m, bill.d
+    tweets, p, m, d = bill.tweets, bill.p, bill.m, bill.d
     # Firehose: two delivery streams, each billing its own ingestion per record rounded
     # up to 5 KB. raw takes every stream record; curated the consumer's rows, smaller
     # but each still billed as 5 KB, and only curated converts to Parquet.
@@ -540,15 +554,56 @@ def _firehose_and_s3_lines(bill: _Bill) -> None:
         f"{s3_gb:,.2f} GB-month",
         "s3_standard_gb_month",
     )
-    objects = max(
-        month_s / d.buffer_interval_s, tweets * m.parquet_bytes / (d.curated_buffer_mb * MIB)
-    ) + max(month_s / d.raw_buffer_interval_s, tweets * m.raw_gzip_bytes / (d.raw_buffer_mb * MIB))
+    objects = lake_objects_per_month(bill)
     bill.add(
         "S3",
         "PUT requests (Firehose objects)",
         objects / 1000 * p["s3_put_thousand"],
         f"{objects:,.0f} objects",
         "s3_put_thousand",
+    )
+
+
+def lake_objects_per_month(bill: _Bill) -> float:
+    """Objects Firehose writes a month: one per buffer flush in each zone."""
+    tweets, m, d = bill.tweets, bill.m, bill.d
+    curated = max(
+        bill.month_s / d.buffer_interval_s, tweets * m.parquet_bytes / (d.curated_buffer_mb * MIB)
+    )
+    raw = max(
+        bill.month_s / d.raw_buffer_interval_s, tweets * m.raw_gzip_bytes / (d.raw_buffer_mb * MIB)
+    )
+    return curated + raw
+
+
+def _purge_lines(bill: _Bill) -> None:
+    """The hourly purge: reads PURGE_WINDOW_DAYS of the lake a run (Lambda time measured
+    per GB), rewrites at most PURGE_OBJECTS_PER_DELETE objects per delete."""
+    tps, p, m, d = bill.tweets_per_second, bill.p, bill.m, bill.d
+    runs = bill.month_s / d.purge_every_s
+    window_s = PURGE_WINDOW_DAYS * 86400
+    read_bytes = window_s * tps * (m.raw_gzip_bytes + m.parquet_bytes)
+    gbs = runs * read_bytes / 1e9 * m.purge_seconds_per_gb * d.purge_memory_mb / 1024
+    bill.add(
+        "Lambda",
+        f"purge ({read_bytes / MIB:,.0f} MiB a run, {d.purge_memory_mb} MB)",
+        gbs * p["lambda_gb_second"] + runs / 1e6 * p["lambda_requests_million"],
+        f"{gbs:,.0f} GB-s + {runs:,.0f} runs at {m.purge_seconds_per_gb:,.0f} s/GB read",
+        "lambda_gb_second lambda_requests_million",
+    )
+    window_objects = lake_objects_per_month(bill) * window_s / bill.month_s
+    deletes = PURGE_DELETED_SHARE * tps * d.purge_every_s
+    rewritten = min(window_objects, deletes * PURGE_OBJECTS_PER_DELETE)
+    gets = runs * window_objects
+    # Each rewrite is a PUT and a listing of the key's versions (both tier-1 requests);
+    # deleting the old versions is free.
+    tier1 = runs * rewritten * 2
+    bill.add(
+        "S3",
+        "purge requests (GET, PUT, version LIST)",
+        gets / 1000 * p["s3_get_thousand"] + tier1 / 1000 * p["s3_put_thousand"],
+        f"{gets:,.0f} GET + {tier1:,.0f} PUT/LIST ({PURGE_DELETED_SHARE:.0%} of tweets deleted)",
+        "s3_get_thousand s3_put_thousand",
     )
 
 

@@ -16,6 +16,9 @@ from tweetlake_ops.cost import (
     MEASURED_PATH,
     MODE_OF_STREAM,
     PRICES_PATH,
+    PURGE_DELETED_SHARE,
+    PURGE_OBJECTS_PER_DELETE,
+    PURGE_WINDOW_DAYS,
     USER_READS_MODE,
     Deployment,
     Estimate,
@@ -298,6 +301,15 @@ def render_markdown(
         f" {deployment.retention_hours} h. Provisioned shards are sized to the write limits"
         " at 100 %; add headroom (docs/operations.md, Scaling). Pay-per-use delivers at"
         " most 250 posts/s on its one stream connection, within one shard.",
+        "- The purge (deleted tweets out of the lake within 24 hours, as X's terms ask;"
+        " docs/local-lake.md) is in the Lambda and S3 rows: a run every"
+        f" {deployment.purge_every_s // 60} min reads {PURGE_WINDOW_DAYS} days of `raw/` and"
+        f" `curated/` at the measured {measured.purge_seconds_per_gb:,.0f} s per GB (one GET"
+        " per object), and rewrites at most"
+        f" {PURGE_OBJECTS_PER_DELETE} objects per delete, each a PUT and a listing of its"
+        f" versions, with {PURGE_DELETED_SHARE:.0%} of tweets deleted. These are"
+        " assumptions: deletes of old tweets make a run read every day since (see"
+        " docs/local-lake.md), and rewrites of one hour's deletes often share objects.",
         "- Not included: the API (it depends on callers, not on tweets: its ceiling is the"
         " next section), CloudWatch Logs ingestion, data transfer out of AWS, Athena result"
         " objects, and the curated Firehose's dynamic partitioning (its JQ query is billed"

@@ -33,6 +33,8 @@ def terraform_outputs(stage: str = "prod") -> dict[str, Any]:
             "ingest": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-ingest",
             "consume": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-consume",
             "api_handler": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-api",
+            "purge": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-purge",
         },
+        "purge_layer_arn": f"arn:aws:lambda:{REGION}:336392948345:layer:AWSSDKPandas-Python311:1",
     }
     return {k: {"sensitive": False, "type": "string", "value": v} for k, v in values.items()}

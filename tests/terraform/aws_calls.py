@@ -59,6 +59,7 @@ SPECIAL_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "list_objects_v2"): ("s3:ListBucket",),
     ("s3", "head_object"): ("s3:GetObject",),
     ("s3", "head_bucket"): ("s3:ListBucket",),
+    ("s3", "list_object_versions"): ("s3:ListBucketVersions",),
     ("s3", "delete_objects"): ("s3:DeleteObject",),
     ("s3", "copy_object"): ("s3:GetObject", "s3:PutObject"),
     ("s3", "upload_file"): ("s3:PutObject",),

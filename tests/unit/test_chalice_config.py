@@ -79,6 +79,10 @@ def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
     assert functions["ingest"]["environment_variables"]["TWEETLAKE_X_POST_BUDGET"] == "1000000"
     api_env = functions["api_handler"]["environment_variables"]
     assert api_env["TWEETLAKE_CURSOR_KEY_PARAMETER"] == "/tweetlake/prod/api-cursor-key"
+    # pyarrow reaches the purge function only, through the pandas layer.
+    assert functions["purge"]["layers"] == [_outputs()["purge_layer_arn"]["value"]]
+    assert [f for f, s in functions.items() if "layers" in s] == ["purge"]
+    assert functions["purge"]["reserved_concurrency"] == 1  # one purge at a time
     env = stage_environment("prod", config_path)
     settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
     assert settings.lake_bucket == BUCKET and settings.stage == "prod"
@@ -197,6 +201,7 @@ def test_chalice_builds_functions_named_as_terraform_expects_with_its_roles(
         expected_names["ingest"]: roles["ingest"],
         expected_names["consume"]: roles["consume"],
         expected_names["api"]: roles["api_handler"],
+        expected_names["purge"]: roles["purge"],
     }
 
 

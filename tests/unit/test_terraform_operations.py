@@ -136,7 +136,25 @@ def test_log_groups_exist_for_every_chalice_function() -> None:
     group = _resource("aws_cloudwatch_log_group", "lambda")
     assert group["for_each"] == "${local.lambda_functions}"
     evaluator = module.evaluator(tfvars("prod"))
-    assert set(evaluator.local("lambda_functions")) == {"ingest", "consume", "api"}
+    assert set(evaluator.local("lambda_functions")) == {"ingest", "consume", "api", "purge"}
     assert "retention_in_days" in attributes(
         module.resources[("aws_cloudwatch_log_group", "lambda")]
     )
+
+
+def test_the_purge_alarm_fires_when_a_request_is_older_than_24_hours_or_the_purge_stops() -> None:
+    from chalicelib.config import PURGE_EVERY_MINUTES, PURGE_MAX_AGE_S
+    from chalicelib.purge.engine import PurgeSummary, ScanResult
+
+    alarm = _alarms()["purge_overdue"]
+    metrics = PurgeSummary(0, 0, 0, 0.0, ScanResult()).metrics()
+    assert alarm["metric_name"] in metrics and metrics[alarm["metric_name"]][1] == "Seconds"
+    assert alarm["namespace"] == "${local.metrics_namespace}"
+    assert alarm["dimensions"] == {"stage": "${var.stage}"}  # the handler's EMF dimension
+    assert alarm["threshold"] == PURGE_MAX_AGE_S == 24 * 3600
+    assert (
+        alarm["statistic"] == "Maximum" and alarm["comparison_operator"] == "GreaterThanThreshold"
+    )
+    # Missing data means the purge did not run: a period always holds a scheduled run.
+    assert alarm["treat_missing_data"] == "breaching"
+    assert alarm["period"] >= 2 * PURGE_EVERY_MINUTES * 60

@@ -39,6 +39,18 @@ NO_CREDENTIALS = (
 )
 
 
+def unreachable(args: argparse.Namespace, exc: Exception) -> str:
+    """One line for an AWS endpoint nothing answers at: the local mode is not running
+    there (the usual case with --aws-endpoint), or the network is down."""
+    endpoint = getattr(args, "aws_endpoint", None)
+    if endpoint:
+        return (
+            f"error: nothing answers at --aws-endpoint {endpoint}: start the local mode"
+            " (make run) and pass the AWS emulation address it prints"
+        )
+    return f"error: {exc}"
+
+
 def exit_after_run(code: int) -> NoReturn:
     """End the ``run`` command's process without the interpreter's teardown.
 
@@ -56,13 +68,16 @@ def exit_after_run(code: int) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from botocore.exceptions import NoCredentialsError
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
     except NoCredentialsError:
         print(NO_CREDENTIALS)
+        return 2
+    except EndpointConnectionError as exc:
+        print(unreachable(args, exc))
         return 2
     except BrokenPipeError:
         # The reader went away (`… | head`): stop quietly, as a pipeline expects.

@@ -204,6 +204,41 @@ def process_command_line(pid: int) -> str | None:
     return raw.replace(b"\0", b" ").decode("utf-8", errors="backslashreplace").strip() or None
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on ``port``, any address (Linux /proc/net)."""
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            rows = Path(f"/proc/net/{table}").read_text(encoding="ascii").splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local = fields[1]
+            if fields[3] == "0A" and local.endswith(f":{port:04X}"):  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_holder(port: int) -> tuple[int, str] | None:
+    """(pid, command line) of a process of this user listening on ``port``, if found.
+
+    Linux only (/proc); other users' processes cannot be seen, and then None.
+    """
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    targets = {f"socket:[{inode}]" for inode in inodes}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in targets:
+                    return int(proc.name), process_command_line(int(proc.name)) or ""
+    return None
+
+
 def end_leftover(pid_path: Path, timeout_s: float = 5) -> int | None:
     """End the API a crashed run left behind, if ``pid_path`` names one: its pid, else None.
 

@@ -73,10 +73,21 @@ class PortChoice:
     flag: str  # "--api-port", "--aws-port"
 
     def taken(self) -> LocalConfigError:
+        """The error for a taken port; it names the holder when it is tweetlake's own."""
         return LocalConfigError(
-            f"port {self.port} for the {self.what} is taken: stop what uses it,"
-            f" pass another {self.flag} N, or leave {self.flag} out to use a free port"
+            f"port {self.port} for the {self.what} is taken{self._holder()}: stop what uses"
+            f" it, pass another {self.flag} N, or leave {self.flag} out to use a free port"
         )
+
+    def _holder(self) -> str:
+        from tweetlake_local.api_server import port_holder
+
+        holder = port_holder(self.port)
+        if holder is None or "tweetlake_local" not in holder[1]:
+            return ""  # someone else's program: ss or lsof names it (troubleshooting.md)
+        pid, command = holder
+        kind = "API" if "tweetlake_local.api_child" in command else "local mode"
+        return f" by tweetlake's own {kind} (pid {pid}), from another or a crashed local mode"
 
 
 # The defaults' preferred ports. Tests move them (to a port they hold) with these
@@ -442,7 +453,7 @@ class LocalMode:
         with contextlib.suppress(OSError, ValueError):
             other = int(run_pid.read_text(encoding="ascii").strip())
             command = process_command_line(other) or ""
-            if other != os.getpid() and "tweetlake_local" in command:
+            if other != os.getpid() and "tweetlake_local run" in command:
                 raise LocalConfigError(
                     f"another local mode (pid {other}) is running with --dir {self.home}:"
                     f" stop it (kill -INT {other}) or pass another --dir"

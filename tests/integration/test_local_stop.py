@@ -195,6 +195,31 @@ def test_an_api_a_crashed_run_left_behind_is_named_and_ended(
 
 
 @pytest.mark.slow
+def test_a_port_held_by_a_tweetlake_api_names_it(
+    tmp_path: Path, local_runs: list[LocalRun], own_moto: MotoServer
+) -> None:
+    """GIVEN an API child (from another run, or an older crash without a pid file)
+    holding a port WHEN a run asks for that port THEN its one error line says the
+    holder is tweetlake's own API and gives its pid, not just "taken"."""
+    env = {**os.environ, **stage_environment("dev"), **aws_environment(own_moto.endpoint)}
+    holder = ChaliceLocal(0, "dev", env, tmp_path / "holder.log").start()
+    try:
+        assert holder.wait_ready(60), holder.log_tail()
+        assert holder.proc is not None and holder.port is not None
+        ports = ("--api-port", str(holder.port), "--aws-port", "0")
+        run = start_local(tmp_path / "home", ports=ports)
+        local_runs.append(run)
+        assert run.finish(60) == 2, run.output
+        assert run.lines == [
+            f"error: port {holder.port} for the API is taken by tweetlake's own API"
+            f" (pid {holder.proc.pid}), from another or a crashed local mode: stop what"
+            f" uses it, pass another --api-port N, or leave --api-port out to use a free port"
+        ]
+    finally:
+        holder.stop()
+
+
+@pytest.mark.slow
 def test_a_second_run_on_a_folder_in_use_is_refused(
     tmp_path: Path, local_runs: list[LocalRun]
 ) -> None:

@@ -50,10 +50,6 @@ class Foreground:
         self._previous_group: int | None = None
         self._previous_tstp: Any = None
 
-    @property
-    def taken(self) -> bool:
-        return self._previous_group is not None
-
     def take(self) -> bool:
         """Move to a group of our own and make it the foreground; True if done."""
         fd = terminal_fd()

@@ -30,6 +30,9 @@ from tweetlake_local.resources import create_resources
 from tweetlake_local.stage import stage_environment
 
 SHIFT_ENV = "TWEETLAKE_SHIFT_DAYS"
+#: The harness's stream has two shards (the local mode: the dev stage's one), so
+#: that per-shard order and interleaving across shards are exercised.
+HARNESS_SHARDS = 2
 
 
 def shift_days() -> int:
@@ -110,6 +113,6 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aw
         monkeypatch.setenv(key, value)
     reset_clients()
     settings = get_settings()
-    create_resources(settings)
+    create_resources(settings, shards=HARNESS_SHARDS)
     yield AwsHarness(server=moto_server, settings=settings, env=env)
     reset_clients()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from tweetlake_local.cli import main
+import sys
 
-raise SystemExit(main())
+from tweetlake_local.cli import exit_after_run, main
+
+code = main()
+if sys.argv[1:2] == ["run"]:
+    exit_after_run(code)
+raise SystemExit(code)

@@ -1,7 +1,16 @@
-"""Create the resources a stage uses in the emulated account.
+"""Create the resources a stage uses in the emulated account, as the dev stage has them.
 
-Names come from the stage's settings, table shapes from ``chalicelib.dynamo.tables``;
-Terraform declares the same things for AWS (a test compares the two).
+Names come from the stage's settings, table shapes (encryption included) from
+``chalicelib.dynamo.tables``; Terraform declares the same things for AWS, and
+tests compare the two: the tables with ``terraform/dynamodb.tf``
+(tests/unit/test_terraform_tables.py), and the stream's shards, retention and
+encryption here with ``terraform/stages/dev.tfvars`` and ``terraform/kinesis.tf``
+(tests/unit/test_terraform_static.py), then what moto reports after
+:func:`create_resources` with both (tests/integration/test_harness.py).
+
+What moto cannot do, it only records: the stream's KMS encryption and the
+tables' encryption and point-in-time recovery are settings the emulation
+reports back, not encrypted bytes or restorable backups.
 """
 
 from __future__ import annotations
@@ -9,9 +18,20 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.dynamo.tables import AUTHORS, STATE, TWEETS, TableDef, create_table_request
+from chalicelib.dynamo.tables import (
+    AUTHORS,
+    POINT_IN_TIME_RECOVERY,
+    STATE,
+    TWEETS,
+    TableDef,
+    create_table_request,
+)
 
-STREAM_SHARDS = 2
+# The dev stage's stream (terraform/stages/dev.tfvars, terraform/kinesis.tf).
+STREAM_SHARDS = 1
+STREAM_RETENTION_HOURS = 24
+STREAM_ENCRYPTION = "KMS"
+STREAM_KMS_KEY = "alias/aws/kinesis"  # the AWS managed key
 #: Where moto's Firehose drops what the consumer publishes when it runs with the stage's
 #: own settings (``chalice.test.Client``, ``chalice local``): moto stores the rows as they
 #: came, without Parquet or partitions, so they stay out of ``curated/``. The local mode
@@ -34,7 +54,11 @@ def table_names(settings: Settings) -> dict[str, TableDef]:
 
 def create_resources(settings: Settings, session: Any = None, shards: int = STREAM_SHARDS) -> None:
     """Stream, tables (with their indexes), the lake bucket and the curated delivery
-    stream; waits until usable."""
+    stream; waits until usable.
+
+    ``shards``: the dev stage's one by default; the test harness asks for two so
+    that per-shard ordering and interleaving are exercised.
+    """
     import boto3
 
     session = session or boto3.session.Session()
@@ -43,9 +67,15 @@ def create_resources(settings: Settings, session: Any = None, shards: int = STRE
     dynamodb = session.client("dynamodb", region_name=region)
     s3 = session.client("s3", region_name=region)
 
-    kinesis.create_stream(StreamName=settings.stream_name, ShardCount=shards)
+    stream = settings.stream_name
+    kinesis.create_stream(StreamName=stream, ShardCount=shards)
     for name, table in table_names(settings).items():
         dynamodb.create_table(**create_table_request(table, name))
+        if POINT_IN_TIME_RECOVERY:
+            dynamodb.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
     if region == "us-east-1":
         s3.create_bucket(Bucket=settings.lake_bucket)
     else:
@@ -63,5 +93,13 @@ def create_resources(settings: Settings, session: Any = None, shards: int = STRE
         },
     )
     kinesis.get_waiter("stream_exists").wait(
-        StreamName=settings.stream_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
+        StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
+    )
+    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    if summary["RetentionPeriodHours"] < STREAM_RETENTION_HOURS:
+        kinesis.increase_stream_retention_period(
+            StreamName=stream, RetentionPeriodHours=STREAM_RETENTION_HOURS
+        )
+    kinesis.start_stream_encryption(
+        StreamName=stream, EncryptionType=STREAM_ENCRYPTION, KeyId=STREAM_KMS_KEY
     )

@@ -8,9 +8,10 @@ What runs (docs/local-mode.md has the long version):
 * in this process (:mod:`tweetlake_local.pipeline`): the ingest schedule and
   the stream's three readers (the consumer's event source mapping and the two
   Firehose deliveries, mirrored to ``.tweetlake/lake``);
-* a live status, and on Ctrl-C an orderly stop: the ingest run flushes, every
-  reader drains the stream, the deliveries write their buffers, the API and
-  moto stop. A second Ctrl-C stops at once without flushing.
+* a live status, and on Ctrl-C (or SIGTERM) an orderly stop that shows its
+  progress: the ingest run flushes, every reader drains the stream, the
+  deliveries write their buffers, the API and moto stop, exit 0. A second
+  Ctrl-C stops at once without flushing (exit 130).
 
 Everything that can be checked before starting is checked first, and a
 problem ends the command with one ``error:`` line saying what to fix.
@@ -19,6 +20,7 @@ problem ends the command with one ``error:`` line saying what to fix.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import gzip
 import logging
@@ -37,12 +39,15 @@ from chalicelib.ingest.sources.credentials import FIELDS as CREDENTIAL_VARS
 from chalicelib.ingest.sources.credentials import OAUTH1_FIELDS
 from tweetlake_local.flags import port, seconds, whole_number
 from tweetlake_local.stage import stage_environment
+from tweetlake_local.terminal import Foreground
 
 log = logging.getLogger(__name__)
 
 BEARER_VAR = CREDENTIAL_VARS["bearer_token"]
 OAUTH1_VARS = tuple(CREDENTIAL_VARS[name] for name in OAUTH1_FIELDS)
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_FORCED = 0, 1, 2, 130
+DRAIN_TICK_S = 0.25  # how often the stop's progress is redrawn
+RUN_PID_FILE, API_PID_FILE = "run.pid", "api.pid"  # in the state folder (--dir)
 
 
 class LocalConfigError(Exception):
@@ -68,10 +73,21 @@ class PortChoice:
     flag: str  # "--api-port", "--aws-port"
 
     def taken(self) -> LocalConfigError:
+        """The error for a taken port; it names the holder when it is tweetlake's own."""
         return LocalConfigError(
-            f"port {self.port} for the {self.what} is taken: stop what uses it,"
-            f" pass another {self.flag} N, or leave {self.flag} out to use a free port"
+            f"port {self.port} for the {self.what} is taken{self._holder()}: stop what uses"
+            f" it, pass another {self.flag} N, or leave {self.flag} out to use a free port"
         )
+
+    def _holder(self) -> str:
+        from tweetlake_local.api_server import port_holder
+
+        holder = port_holder(self.port)
+        if holder is None or "tweetlake_local" not in holder[1]:
+            return ""  # someone else's program: ss or lsof names it (troubleshooting.md)
+        pid, command = holder
+        kind = "API" if "tweetlake_local.api_child" in command else "local mode"
+        return f" by tweetlake's own {kind} (pid {pid}), from another or a crashed local mode"
 
 
 # The defaults' preferred ports. Tests move them (to a port they hold) with these
@@ -297,7 +313,7 @@ class Stopper:
 
     def __init__(self) -> None:
         self.requested = threading.Event()
-        self.force: Any = None  # set by run() once there is something to force
+        self.force: Any = None  # set by run() before anything starts
 
     def __call__(self, _signum: int, _frame: FrameType | None) -> None:
         if not self.requested.is_set():
@@ -346,6 +362,9 @@ class LocalMode:
         self.api: Any = None
         self.pipeline: Any = None
         self.stopper = Stopper()
+        self.foreground = Foreground()
+        self.status: Any = None
+        self._owns_home = False
         # Not under "tweetlake": Chalice sets its app logger (named after the app) to ERROR.
         self._consumer_log = logging.getLogger("tweetlake_local.consumer")
 
@@ -382,6 +401,7 @@ class LocalMode:
         from tweetlake_local.resources import create_resources
 
         args = self.args
+        self._claim_home()
         self.server = self._start_moto()
         env = {**self.plan.env, **aws_environment(self.server.endpoint)}
         # Set once, before any thread starts; never changed after (see pipeline.py).
@@ -395,6 +415,7 @@ class LocalMode:
             env,
             self.home / "logs" / "api.log",
             fallback=api_port.fallback,
+            pid_path=self.home / API_PID_FILE,
         )
         self.api.start()
         from chalicelib.consume.handler import handle_batch
@@ -417,13 +438,43 @@ class LocalMode:
         self.pipeline.start()
         return None
 
+    def _claim_home(self) -> None:
+        """Refuse a state folder a live run uses; end the API a crashed one left behind.
+
+        ``run.pid`` names the run using the folder and ``api.pid`` its API child.
+        The child dies with its parent, but one from a crash of an older version,
+        or one whose parent was killed before it could notice, would still hold
+        its port: it is ended here and named, never left as a mystery.
+        """
+        from tweetlake_local.api_server import end_leftover, process_command_line
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        run_pid = self.home / RUN_PID_FILE
+        with contextlib.suppress(OSError, ValueError):
+            other = int(run_pid.read_text(encoding="ascii").strip())
+            command = process_command_line(other) or ""
+            if other != os.getpid() and "tweetlake_local run" in command:
+                raise LocalConfigError(
+                    f"another local mode (pid {other}) is running with --dir {self.home}:"
+                    f" stop it (kill -INT {other}) or pass another --dir"
+                )
+        run_pid.write_text(f"{os.getpid()}\n", encoding="ascii")
+        self._owns_home = True
+        leftover = end_leftover(self.home / API_PID_FILE)
+        if leftover is not None:
+            print(
+                f"note: stopped the API (pid {leftover}) that a crashed run left behind",
+                flush=True,
+            )
+
     def _header(self) -> list[tuple[str, str]]:
         """The banner (and the panel's head): the addresses actually bound."""
+        from tweetlake_local.status import Hints
+
         api = self.api.url
         lake = self.lake_dir
-        sql = "python -m tweetlake_local sql top_hashtags"
-        if self.args.lake or self.args.dir != ".tweetlake":
-            sql += f" --lake {lake}"
+        custom_lake = bool(self.args.lake or self.args.dir != ".tweetlake")
+        hints = Hints.for_run(api, lake if custom_lake else None)
         if self.plan.bounded_source:
             schedule = "one ingest run, reading the source to its end"
         else:
@@ -434,30 +485,47 @@ class LocalMode:
         window = self.pipeline.mapping.batching_window_s
         return [
             ("AWS emulation (moto)", f"{self.server.endpoint}{self.server.port_note}"),
-            ("API", f"{api}{self.api.port_note}   try: curl {api}/health"),
-            ("", f"curl '{api}/tweets?limit=5'   curl {api}/tweets/<tweet_id>"),
+            ("API", f"{api}{self.api.port_note}   try: {hints.health}"),
+            ("", f"{hints.tweets}   {hints.tweet}"),
             ("source", f"{self.plan.source_text}; {schedule}"),
             (
                 "consumer",
                 f"batches of up to {self.pipeline.mapping.batch_size}, window {window:g} s",
             ),
-            ("lake", f"{lake}/   try: {sql}"),
+            ("lake", f"{lake}/   try: {hints.sql}"),
             ("logs", f"{self.home / 'logs'}/"),
         ]
 
     # --- the run -----------------------------------------------------------------
 
     def run(self) -> int:
-        from tweetlake_local.status import Status
-
-        refused = self._start_or_exit_code()
-        if refused is not None:
-            return refused
+        # Before anything starts: a Ctrl-C from now on reaches this process only
+        # (terminal.py), and is handled here; the API child is started with the
+        # handler in place, so it does not inherit an ignored SIGINT either.
+        self.foreground.take()
         self.stopper.force = self._force
         previous = {
             sig: signal.signal(sig, self.stopper) for sig in (signal.SIGINT, signal.SIGTERM)
         }
-        status = Status(
+        try:
+            code, last_line = self._run_started()
+        finally:
+            self._shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.foreground.give_back()
+        if last_line is not None:
+            print(last_line, flush=True)
+        return code
+
+    def _run_started(self) -> tuple[int, str | None]:
+        """Start, watch, drain: (exit code, last line to print)."""
+        from tweetlake_local.status import Status
+
+        refused = self._start_or_exit_code()
+        if refused is not None:
+            return refused, None
+        status = self.status = Status(
             self.pipeline.snapshot,
             self._header(),
             live=None if self.args.status == "auto" else self.args.status == "panel",
@@ -472,22 +540,14 @@ class LocalMode:
                 code, last_line = self._serve_until_stopped()
         finally:
             status.stop()
-            self._shutdown()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         if last_line is None:
             last_line = "stopped cleanly" if code == EXIT_OK else "stopped"
-        print(last_line, flush=True)
-        return code
+        return code, last_line
 
     def _start_or_exit_code(self) -> int | None:
         """Start everything; on failure stop what started and return the exit code."""
         try:
-            failure = self._start()
-        except KeyboardInterrupt:
-            self._shutdown()
-            print("stopped before the pipeline started", flush=True)
-            return EXIT_FORCED
+            failure = self._start()  # a Ctrl-C meanwhile is honoured once it is up
         except LocalConfigError as exc:
             self._shutdown()
             print(f"error: {exc}", flush=True)
@@ -506,11 +566,8 @@ class LocalMode:
         fatal = self.pipeline.scheduler.fatal
         if fatal is None and code == EXIT_OK:
             status.say(f"{reason}: flushing the ingest run and draining the stream…")
-        status.tick(note=f"{reason}: flushing and draining…")
-        if not self.pipeline.stop_ingest():
+        if not self._drain_showing_progress(status):
             status.say("warning: the ingest run did not stop within 60 s")
-        if not self.pipeline.thread_errors:
-            self.pipeline.drain()
         status.stop()
         if fatal is not None:
             # Settings or credentials the next run would trip on too: say what to fix.
@@ -520,6 +577,35 @@ class LocalMode:
         if self.args.until_drained and failed and code == EXIT_OK:
             return EXIT_FAILED, f"error: the ingest run failed: {failed}"
         return code, None
+
+    def _drain_showing_progress(self, status: Any) -> bool:
+        """Flush the ingest run and drain the stream in a worker thread, while this
+        thread shows what is left; False if the ingest run did not stop in time.
+
+        A drain can take a while after an unpaced backlog: a screen that shows
+        nothing invites the second Ctrl-C, which throws the buffers away.
+        """
+        pipeline = self.pipeline
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["ingest_stopped"] = pipeline.stop_ingest()
+                outcome["phase"] = "draining the stream"
+                if not pipeline.thread_errors:
+                    pipeline.drain()
+            except BaseException as exc:  # handed to the main thread below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="tweetlake-drain", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            phase = outcome.get("phase", "flushing the ingest run")
+            status.progress(phase)
+            worker.join(DRAIN_TICK_S)
+        if "error" in outcome:
+            raise outcome["error"]
+        return bool(outcome.get("ingest_stopped", False))
 
     def _serve_until_stopped(self) -> tuple[int, str | None]:
         print(f"serving the API at {self.api.url} until Ctrl-C", flush=True)
@@ -571,20 +657,38 @@ class LocalMode:
     # --- stop ------------------------------------------------------------------
 
     def _force(self) -> None:
-        """Second Ctrl-C: kill the API, leave buffers unflushed, exit now."""
+        """Second Ctrl-C: kill the API, leave buffers unflushed, exit now.
+
+        The terminal is put back first (cursor shown, foreground returned to the
+        parent): ``os._exit`` runs no ``finally``.
+        """
+        if self.status is not None:
+            self.status.abandon()
         print("\nforced stop: buffered records were not flushed", flush=True)
         if self.pipeline is not None:
             self.pipeline.force_stop()
         if self.api is not None:
             self.api.kill()
+        self._release_home()
+        self.foreground.give_back()
         os._exit(EXIT_FORCED)
 
     def _shutdown(self) -> None:
+        """Stop the API and moto side by side (each takes a moment), then forget them."""
         if self.api is not None:
-            self.api.stop()
+            self.api.request_stop()
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.api is not None and not self.api.stop():
+            print("warning: the API did not stop within 10 s and was killed", flush=True)
+        self.api = None
+        self._release_home()
+
+    def _release_home(self) -> None:
+        if self._owns_home:
+            (self.home / RUN_PID_FILE).unlink(missing_ok=True)
+            self._owns_home = False
 
 
 def add_run_command(sub: Any) -> None:

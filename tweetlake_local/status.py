@@ -7,12 +7,52 @@ seconds instead, since escape codes would only clutter a log.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from tweetlake_local.pipeline import Snapshot
+
+
+def venv_python() -> str:
+    """The interpreter running this, as a fresh shell in the repository can type it.
+
+    ``python -m tweetlake_local sql …`` works only with the virtualenv's python
+    (DuckDB is installed there, not in the system's), which a new shell does not
+    have on its PATH: hints name it, relative to the current folder when inside it.
+    """
+    path = Path(sys.executable)
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+@dataclass(frozen=True)
+class Hints:
+    """The commands the banner and panel suggest; each is run by a test
+    (tests/integration/test_docs_commands.py), against a running local mode."""
+
+    health: str
+    tweets: str
+    tweet: str  # ``<tweet_id>`` stands for an id from /tweets
+    sql: str
+
+    @classmethod
+    def for_run(cls, api_url: str, lake: Path | None, python: str | None = None) -> Hints:
+        """``lake``: the lake folder when not the default one (then ``--lake`` is added)."""
+        sql = f"{python or venv_python()} -m tweetlake_local sql top_hashtags"
+        if lake is not None:
+            sql += f" --lake {lake}"
+        return cls(
+            health=f"curl {api_url}/health",
+            tweets=f"curl '{api_url}/tweets?limit=5'",
+            tweet=f"curl {api_url}/tweets/<tweet_id>",
+            sql=sql,
+        )
 
 
 def lag_text(snap: Snapshot) -> str:
@@ -35,6 +75,15 @@ def status_line(snap: Snapshot, elapsed_s: float) -> str:
     )
 
 
+def stopping_line(note: str, snap: Snapshot) -> str:
+    """The stop's progress: what is left to consume and what is stored so far."""
+    return (
+        f"stopping: {note} · {snap.lag_records} records left to consume"
+        f" · stored {snap.stored} · files {files_text(snap)}"
+    )
+
+
+STOPPING_NOTE = "stopping in order · Ctrl-C again: force, buffers lost"
 KEEP_ALIVE = "keep_alive"
 #: How ``stored`` relates to what the API shows, printed under the counts.
 API_NOTE = (
@@ -94,6 +143,7 @@ class Status:
         self._out = out
         self._started = time.monotonic()
         self._last_line = 0.0
+        self._last_progress: float | None = None
         self._live: Any = None
 
     @property
@@ -127,6 +177,26 @@ class Status:
             self._last_line = now
             print(status_line(self._snapshot(), self.elapsed_s), file=self._out, flush=True)
 
+    def progress(self, note: str) -> None:
+        """The orderly stop's progress: the panel's records-left row redrawn, or a
+        ``stopping:`` line at once and then every few seconds."""
+        snap = self._snapshot()
+        if self._live is not None:
+            left = f"{note} · {snap.lag_records} records left to consume"
+            self._live.update(self._panel(STOPPING_NOTE, stopping=left, snap=snap))
+            return
+        now = time.monotonic()
+        if self._last_progress is None or now - self._last_progress >= self._every_s:
+            self._last_progress = now
+            print(stopping_line(note, snap), file=self._out, flush=True)
+
+    def abandon(self) -> None:
+        """A forced stop: no redraw (the process exits now), but the cursor the
+        panel hid is shown again and the prompt starts on a line of its own."""
+        if self._live is not None:
+            self._out.write("\x1b[?25h\n")
+            self._out.flush()
+
     def say(self, text: str) -> None:
         """A line above the panel (or in the log)."""
         if self._live is not None:
@@ -140,11 +210,13 @@ class Status:
             self._live.stop()
             self._live = None
 
-    def _panel(self, note: str | None = None) -> Any:
+    def _panel(
+        self, note: str | None = None, *, stopping: str | None = None, snap: Snapshot | None = None
+    ) -> Any:
         from rich.panel import Panel
         from rich.table import Table
 
-        snap = self._snapshot()
+        snap = snap or self._snapshot()
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
@@ -164,6 +236,8 @@ class Status:
         table.add_row("files written", files_text(snap))
         if snap.last_error:
             table.add_row("last ingest error", snap.last_error)
+        if stopping:
+            table.add_row("stopping", stopping)
         title = f"tweetlake local · {self.elapsed_s:.0f} s"
         subtitle = note or "Ctrl-C: flush and stop · twice: force"
         return Panel(table, title=title, subtitle=subtitle, expand=False)

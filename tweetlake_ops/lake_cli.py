@@ -54,6 +54,18 @@ def sql_command(args: argparse.Namespace) -> int:
     return 0
 
 
+LOCAL_TARGET_HINT = (
+    "; to use the local mode, start it (make run) and pass --aws-endpoint with the"
+    " AWS emulation address it prints, e.g. --aws-endpoint http://127.0.0.1:4566"
+)
+
+
+def settings_error(exc: Exception, args: argparse.Namespace) -> str:
+    """The settings' error line; without --aws-endpoint, also how to aim at the local mode
+    (a missing region usually means the local mode was meant, not AWS)."""
+    return f"error: {exc}" + ("" if args.aws_endpoint else LOCAL_TARGET_HINT)
+
+
 def backfill_command(args: argparse.Namespace) -> int:
     from chalicelib.config import ConfigError, load_settings
     from tweetlake_local.emulator import LOCAL_REGION, aws_environment
@@ -68,7 +80,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(env)
     except ConfigError as exc:
-        print(f"error: {exc}")
+        print(settings_error(exc, args))
         return 2
 
     def dry_run(event: dict[str, Any]) -> None:
@@ -158,7 +170,7 @@ def redrive_command(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(env)
     except ConfigError as exc:
-        print(f"error: {exc}")
+        print(settings_error(exc, args))
         return 2
     if args.decode_non_utf8:
         try:

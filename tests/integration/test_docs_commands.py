@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -92,10 +93,15 @@ AWS_ONLY = (
 )
 
 
+LOCAL_ENDPOINT = "--aws-endpoint http://127.0.0.1:4566"
+
+
 def classify(command: Command) -> str:
     text = command.text
     if re.match(rf"^{PY} tweetlake_local (cost|sql)\b", text):
         return "run"
+    if LOCAL_ENDPOINT in text and re.match(rf"^{PY} tweetlake_local (backfill|redrive)\b", text):
+        return "live"  # against a running local mode: test_hints_run_as_printed
     if re.match(rf"^{PY} bench\.", text):
         return "bench"
     if re.match(rf"^{PY} pytest\b", text):
@@ -191,3 +197,80 @@ def test_offline_commands_run(command: Command, lake: Path) -> None:
     result = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"{command}\n{result.stdout[-800:]}\n{result.stderr[-800:]}"
     assert result.stdout.strip(), str(command)
+
+
+# --- the banner's hints and the commands that need a running local mode -----------------
+
+#: A new shell: no virtualenv on the PATH, nothing of this process's environment.
+FRESH_SHELL = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(Path.home()), "LANG": "C.UTF-8"}
+BANNER_ROW = re.compile(r"^(.{21}): (.*)$")
+
+
+def banner_hints(lines: list[str]) -> list[str]:
+    """The commands the banner (the panel's head) suggests, as printed: what follows
+    ``try:`` and the row of example requests under the API's address."""
+    hints: list[str] = []
+    for line in lines:
+        row = BANNER_ROW.match(line)
+        if row is None:
+            break  # the banner ends at the first line that is not a row
+        name, value = row.group(1).strip(), row.group(2)
+        if "try: " in value:
+            hints += re.split(r" {3,}", value.split("try: ", 1)[1].strip())
+        elif not name:
+            hints += re.split(r" {3,}", value.strip())
+    return hints
+
+
+def in_fresh_shell(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=REPO_ROOT,
+        env=FRESH_SHELL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+LIVE = [c for c in ALL_COMMANDS if classify(c) == "live"]
+
+
+@pytest.mark.slow
+def test_hints_run_as_printed(tmp_path: Path) -> None:
+    """GIVEN a local mode serving its API after a bounded load WHEN each command its
+    banner suggests is pasted into a new shell in the repository (no virtualenv
+    active), and each documented command that needs a running local mode is run
+    THEN each succeeds and prints an answer (curl: JSON without an error)."""
+    from tests.integration.test_local_run import start_local
+
+    home = tmp_path / "home"
+    run = start_local(home, "--tweets", "200", "--until-drained", "--serve")
+    try:
+        run.wait_for(
+            lambda: any(x.startswith("serving the API") for x in run.lines), 180, "--serve"
+        )
+        hints = banner_hints(run.lines)
+        assert len(hints) == 4, run.output  # health, a page of tweets, one tweet, sql
+        page = json.loads(in_fresh_shell(next(h for h in hints if "limit=" in h)).stdout)
+        tweet_id = page["items"][0]["tweet_id"]
+        for hint in hints:
+            result = in_fresh_shell(hint.replace("<tweet_id>", tweet_id))
+            output = f"{result.stdout[-800:]}\n{result.stderr[-800:]}"
+            assert result.returncode == 0, f"{hint}\n{output}"
+            assert result.stdout.strip(), hint
+            if hint.startswith("curl "):
+                assert "error" not in json.loads(result.stdout), f"{hint}: {result.stdout}"
+        for command in LIVE:
+            text = command.text.replace("127.0.0.1:4566", f"127.0.0.1:{run.aws_port}")
+            text = text.replace(".tweetlake/lake", str(home / "lake"))
+            # Docs say `python` for the virtualenv's; the README spells it out.
+            text = re.sub(r"^python3? ", f"{sys.executable} ", text)
+            result = in_fresh_shell(text)
+            assert result.returncode == 0, (
+                f"{command}\n{result.stdout[-800:]}\n{result.stderr[-800:]}"
+            )
+            assert result.stdout.strip(), str(command)
+    finally:
+        run.proc.send_signal(signal.SIGINT)
+        run.finish(120)

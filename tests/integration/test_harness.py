@@ -13,7 +13,7 @@ from app import app
 from chalicelib import aws
 from chalicelib.dynamo.tables import ALL_TABLES
 from chalicelib.envelope.normalize import normalize_line
-from tests.conftest import AwsHarness
+from tests.conftest import HARNESS_SHARDS, AwsHarness
 from tests.paths import own_lines
 
 pytestmark = pytest.mark.integration
@@ -29,8 +29,29 @@ def test_resources_exist_with_their_indexes(aws: AwsHarness) -> None:
     assert len(ALL_TABLES) == 3
     kinesis = aws_client("kinesis", settings.region)
     summary = kinesis.describe_stream_summary(StreamName=settings.stream_name)
-    assert summary["StreamDescriptionSummary"]["OpenShardCount"] == 2
+    assert summary["StreamDescriptionSummary"]["OpenShardCount"] == HARNESS_SHARDS
     aws_client("s3", settings.region).head_bucket(Bucket=settings.lake_bucket)
+
+
+def test_the_emulation_reports_the_dev_stage_s_settings(aws: AwsHarness) -> None:
+    """What moto reports after create_resources: Terraform's encryption, retention and
+    point-in-time recovery (the unit tests compare the constants with Terraform)."""
+    from tweetlake_local import resources
+
+    settings = aws.settings
+    kinesis = aws_client("kinesis", settings.region)
+    summary = kinesis.describe_stream_summary(StreamName=settings.stream_name)
+    stream = summary["StreamDescriptionSummary"]
+    assert stream["EncryptionType"] == resources.STREAM_ENCRYPTION == "KMS"
+    assert stream["KeyId"] == resources.STREAM_KMS_KEY
+    assert stream["RetentionPeriodHours"] == resources.STREAM_RETENTION_HOURS
+    dynamodb = aws_client("dynamodb", settings.region)
+    for name in resources.table_names(settings):
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        assert table["SSEDescription"]["Status"] == "ENABLED", name
+        backups = dynamodb.describe_continuous_backups(TableName=name)
+        pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        assert pitr["PointInTimeRecoveryStatus"] == "ENABLED", name
 
 
 def aws_client(service: str, region: str) -> Any:

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.dynamo.tables import ALL_TABLES, TableDef, create_table_request
+from chalicelib.dynamo.tables import (
+    ALL_TABLES,
+    POINT_IN_TIME_RECOVERY,
+    TableDef,
+    create_table_request,
+)
 from tests.terraform.model import load_module, tfvars
 
 
@@ -44,6 +49,7 @@ def _as_request(resource: dict[str, Any], name: str) -> dict[str, Any]:
             key=lambda a: a["AttributeName"],
         ),
         "KeySchema": key_schema(resource["hash_key"], resource.get("range_key")),
+        "SSESpecification": {"Enabled": resource["server_side_encryption"][0]["enabled"]},
     }
     if resource.get("global_secondary_index"):
         request["GlobalSecondaryIndexes"] = [
@@ -74,7 +80,8 @@ def test_each_table_matches_its_definition(table: TableDef) -> None:
 def test_each_table_is_on_demand_recoverable_and_encrypted(table: TableDef) -> None:
     resource = _tables()[table.logical]
     assert resource["billing_mode"] == "PAY_PER_REQUEST"
-    assert resource["point_in_time_recovery"] == [{"enabled": True}]
+    # The emulation turns on what Terraform does (tweetlake_local.resources).
+    assert resource["point_in_time_recovery"] == [{"enabled": POINT_IN_TIME_RECOVERY}]
     assert resource["server_side_encryption"] == [{"enabled": True}]
     assert "read_capacity" not in resource and "write_capacity" not in resource
 
@@ -93,3 +100,16 @@ def test_the_names_agree_with_the_dev_stage_of_the_chalice_config() -> None:
     ):
         assert evaluator.eval_text(f'"{tables[logical]["name"]}"') == env[variable]
     assert evaluator.local("stream_name") == env["TWEETLAKE_STREAM"]
+
+
+def test_the_emulated_stream_is_the_dev_stage_s() -> None:
+    """Shards, retention and encryption of the local stream are the dev stage's."""
+    from tweetlake_local import resources
+
+    dev = tfvars("dev")
+    assert dev["stream_mode"] == "PROVISIONED"
+    assert dev["stream_shard_count"] == resources.STREAM_SHARDS
+    assert dev["stream_retention_hours"] == resources.STREAM_RETENTION_HOURS
+    stream = load_module().resource_dict("aws_kinesis_stream", "tweets")
+    assert stream["encryption_type"] == resources.STREAM_ENCRYPTION
+    assert stream["kms_key_id"] == resources.STREAM_KMS_KEY

@@ -17,6 +17,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import api
 from chalicelib.config import (
+    COMPLIANCE_EVERY_MINUTES,
     CONSUMER_BATCH_SIZE,
     CONSUMER_BATCHING_WINDOW_S,
     INGEST_EVERY_MINUTES,
@@ -45,6 +46,13 @@ def consume_tweets(event: Any) -> dict[str, int]:
     from chalicelib.consume.handler import handle_batch  # off the API's cold start
 
     return handle_batch(event.to_dict())
+
+
+@app.schedule(Rate(COMPLIANCE_EVERY_MINUTES, unit=Rate.MINUTES), name="compliance")
+def check_compliance(event: Any) -> dict[str, Any]:
+    from chalicelib.compliance.handler import run_compliance  # off the other cold starts
+
+    return run_compliance(event.to_dict(), event.context)
 
 
 # Read-only REST API. Each route passes its path and query parameters to one

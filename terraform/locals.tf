@@ -53,9 +53,10 @@ locals {
   # Function names as Chalice builds them: <app>-<stage>-<name> for the
   # scheduled and Kinesis functions, <app>-<stage> for the API handler.
   lambda_functions = {
-    ingest  = "${local.prefix}-ingest"
-    consume = "${local.prefix}-consume"
-    api     = local.prefix
+    ingest     = "${local.prefix}-ingest"
+    consume    = "${local.prefix}-consume"
+    compliance = "${local.prefix}-compliance"
+    api        = local.prefix
   }
 
   stream_name    = "${local.prefix}-tweets"

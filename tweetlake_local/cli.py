@@ -3,7 +3,8 @@
 ``run`` is the whole pipeline offline (``make run``, :mod:`tweetlake_local.run`);
 ``sql`` and ``backfill`` work on the lake it writes (:mod:`tweetlake_ops.lake_cli`);
 ``redrive`` sends quarantined records back after a fix; ``cost`` estimates the bill
-(:mod:`tweetlake_ops.cost`).
+(:mod:`tweetlake_ops.cost`); ``compliance`` runs one step of the X batch compliance
+rotation (:mod:`tweetlake_ops.compliance_cli`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 from tweetlake_local.flags import OneLineParser
 from tweetlake_local.run import add_run_command
+from tweetlake_ops.compliance_cli import add_compliance_command
 from tweetlake_ops.cost_cli import add_cost_command
 from tweetlake_ops.lake_cli import add_lake_commands, add_redrive_command
 
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lake_commands(sub)
     add_cost_command(sub)
     add_redrive_command(sub)
+    add_compliance_command(sub)
     return parser
 
 

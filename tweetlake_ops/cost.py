@@ -149,7 +149,7 @@ class Deployment:
     curated_buffer_mb: int = 128  # firehose_buffer_size_mb
     raw_buffer_mb: int = 64  # raw_buffer_size_mb
     buffer_interval_s: int = 300  # firehose_buffer_interval_s
-    alarms: int = 16  # terraform/alarms.tf with 3 functions and ingest_silence on
+    alarms: int = 19  # terraform/alarms.tf with 4 functions and ingest_silence on
     secrets: int = 1
     crawler_runs_per_day: float = 1 / 7  # crawler_schedule: weekly
     crawler_min_minutes: int = 10  # Glue bills a crawler run at least 10 minutes

@@ -14,6 +14,11 @@ says how many are still due after this batch (what an alarm should watch).
 How stale a deletion can get: a tweet deleted on X is seen at the next check of
 its hour, so within a day while the tweet is younger than 7 days and within a
 week after, as long as the rotation keeps up (``due_after`` stays 0).
+
+One job at a time (X's limit): the job in flight, with the hours it covers,
+is the state item ``sk="#job"`` (:meth:`Rotation.hold`), so a run that ends
+before X finishes leaves it for the next run to collect rather than a second
+job; its hours are marked only once its results are on the stream.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.dynamo.items import tweet_id_of
+from chalicelib.dynamo.repository import DynamoRepository
 from chalicelib.timeutil import iso_utc, parse_iso
 
 ROTATION_PK = "compliance"
 HOUR_FORMAT = "%Y-%m-%dT%H"
 BATCH_GET_KEYS = 100
+#: The state item of the job in flight ('#' sorts before every hour and is never one).
+IN_FLIGHT_SK = "#job"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,19 @@ class RotationBatch:
     hours: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     due_after: int = 0
+    #: Ids left out: an hour holding more than a whole job is checked for its first
+    #: ``max_ids`` (the oldest); the rest are counted here and logged by the caller.
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The job X is working on: its id, the hours it covers, when it was submitted."""
+
+    job_id: str
+    hours: list[str]
+    ids: int
+    submitted_at: datetime
 
 
 class Rotation:
@@ -84,7 +105,8 @@ class Rotation:
                 batch.due_after = len(due) - position
                 break
             batch.hours.append(hour)
-            batch.ids += ids
+            batch.skipped += max(0, len(ids) - max_ids)
+            batch.ids += ids[:max_ids]
         return batch
 
     def due_hours(self) -> list[str]:
@@ -114,16 +136,49 @@ class Rotation:
 
     def mark_checked(self, hours: list[str], job_id: str) -> None:
         at = iso_utc(self._now())
-        for hour in hours:
-            self._dynamodb.put_item(
-                TableName=self._state,
-                Item={
-                    "pk": {"S": ROTATION_PK},
-                    "sk": {"S": hour},
-                    "checked_at": {"S": at},
-                    "job_id": {"S": job_id},
-                },
-            )
+        items = [
+            {"pk": ROTATION_PK, "sk": hour, "checked_at": at, "job_id": job_id} for hour in hours
+        ]
+        DynamoRepository(self._dynamodb).put_many([(self._state, item) for item in items])
+
+    def hold(self, job: InFlight) -> None:
+        """Record the job in flight before waiting on it (a run may end first)."""
+        self._dynamodb.put_item(
+            TableName=self._state,
+            Item={
+                "pk": {"S": ROTATION_PK},
+                "sk": {"S": IN_FLIGHT_SK},
+                "job_id": {"S": job.job_id},
+                "hours": {"L": [{"S": h} for h in job.hours]},
+                "ids": {"N": str(job.ids)},
+                "submitted_at": {"S": iso_utc(job.submitted_at)},
+            },
+        )
+
+    def in_flight(self) -> InFlight | None:
+        answer = self._dynamodb.get_item(
+            TableName=self._state,
+            Key={"pk": {"S": ROTATION_PK}, "sk": {"S": IN_FLIGHT_SK}},
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if not item:
+            return None
+        return InFlight(
+            job_id=item["job_id"]["S"],
+            hours=[h["S"] for h in item["hours"]["L"]],
+            ids=int(item["ids"]["N"]),
+            submitted_at=parse_iso(item["submitted_at"]["S"]),
+        )
+
+    def release(self) -> None:
+        """The job in flight is collected or given up: the next run may submit another."""
+        self._dynamodb.delete_item(
+            TableName=self._state, Key={"pk": {"S": ROTATION_PK}, "sk": {"S": IN_FLIGHT_SK}}
+        )
+
+    def now(self) -> datetime:
+        return self._now()
 
     def _period(self, age: timedelta) -> timedelta:
         for tier in self._tiers:

@@ -206,7 +206,7 @@ def test_terraform_defaults_the_model_assumes() -> None:
     assert d.buffer_interval_s == defaults["firehose_buffer_interval_s"]
     alarms = [k for k in module.resources if k[0] == "aws_cloudwatch_metric_alarm"]
     per_function = {"lambda_errors", "lambda_throttles"}
-    functions = 3  # ingest, consume, api_handler (local.lambda_functions)
+    functions = 4  # ingest, consume, compliance, api_handler (local.lambda_functions)
     count = sum(functions if name in per_function else 1 for _, name in alarms)
     assert d.alarms == count
     firehoses = [k for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"]

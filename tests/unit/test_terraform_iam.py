@@ -22,7 +22,12 @@ from tests.terraform.aws_calls import action_sets, discover, iam_actions
 from tests.terraform.model import load_module, tfvars
 
 # Chalice function -> the role (and policy document) Terraform gives it.
-ROLES = {"ingest": "ingest", "consume": "consume", "api_handler": "api"}
+ROLES = {
+    "ingest": "ingest",
+    "consume": "consume",
+    "compliance": "compliance",
+    "api_handler": "api",
+}
 
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 BASELINE: dict[str, set[str]] = {
@@ -36,6 +41,7 @@ BASELINE: dict[str, set[str]] = {
         "kinesis:GetShardIterator",
         "kinesis:ListShards",
     },
+    "compliance": LOGS,
     "api_handler": LOGS,
 }
 
@@ -109,7 +115,7 @@ def test_object_actions_are_scoped_to_their_lake_prefix() -> None:
 
 
 def test_table_actions_name_the_tables() -> None:
-    for document in ("ingest", "consume", "api"):
+    for document in ("ingest", "consume", "compliance", "api"):
         for statement in _statements(document):
             if not any(a.startswith("dynamodb:") for a in statement["actions"]):
                 continue

@@ -158,6 +158,19 @@ data "aws_iam_policy_document" "compliance" {
     resources = ["${aws_dynamodb_table.tweets.arn}/index/by_time"]
   }
 
+  # Which hour buckets hold tweets: the consumer's directory (pk = "hours").
+  statement {
+    sid       = "HourDirectory"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.state.arn]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["hours"]
+    }
+  }
+
   # Each hour's last check and the job in flight (pk = "compliance").
   statement {
     sid = "RotationState"

@@ -3,9 +3,11 @@
 The unit of the rotation is the hour bucket the tweets table already indexes
 (``by_time``: ``created_hour`` → ``created_key`` = ``<created_at>#<tweet_id>``),
 so a bucket's ids come from one paginated Query and a tombstone, which has no
-``created_hour``, is never checked again. Each bucket's last check lives in the
-state table (``pk="compliance"``, ``sk=<hour>``). A bucket is due when it was
-never checked, or when its tier's period has passed since: by default hours
+``created_hour``, is never checked again. Which buckets hold tweets comes from
+the consumer's directory of non-empty hours (state table, ``pk="hours"``).
+Each bucket's last check lives in the state table (``pk="compliance"``,
+``sk=<hour>``). A bucket is due when it was never checked, or when its tier's
+period has passed since: by default hours
 younger than 7 days every day, older ones every week, back to the horizon
 (``horizon_days``). The most overdue buckets go first, so a rotation that
 falls behind catches up oldest-debt first, and :attr:`RotationBatch.due_after`
@@ -28,13 +30,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.dynamo.items import tweet_id_of
+from chalicelib.dynamo.items import HOURS_PK, tweet_id_of
 from chalicelib.dynamo.repository import DynamoRepository
 from chalicelib.timeutil import iso_utc, parse_iso
 
 ROTATION_PK = "compliance"
 HOUR_FORMAT = "%Y-%m-%dT%H"
 BATCH_GET_KEYS = 100
+#: Ids a Query page brings at most: DynamoDB's 1 MB page holds ~16,000 of them; an
+#: emulator without that limit would otherwise hand over a whole hour in one answer.
+IDS_PAGE = 10_000
 #: The state item of the job in flight ('#' sorts before every hour and is never one).
 IN_FLIGHT_SK = "#job"
 
@@ -129,6 +134,7 @@ class Rotation:
             KeyConditionExpression="created_hour = :h",
             ExpressionAttributeValues={":h": {"S": hour}},
             ProjectionExpression="created_key",
+            PaginationConfig={"PageSize": IDS_PAGE},
         )
         for page in pages:
             for item in page["Items"]:
@@ -187,10 +193,25 @@ class Rotation:
         return self._tiers[-1].every
 
     def _hours(self, now: datetime) -> list[str]:
-        """Every hour bucket from the horizon up to the current hour."""
-        start = (now - self._horizon).replace(minute=0, second=0, microsecond=0)
-        count = int((now - start) / timedelta(hours=1)) + 1
-        return [(start + timedelta(hours=i)).strftime(HOUR_FORMAT) for i in range(count)]
+        """The non-empty hour buckets from the horizon up to the current hour.
+
+        The consumer keeps their directory in the state table (``pk="hours"``, the
+        API's feed reads it too), so one paginated Query replaces one per hour of
+        the horizon (2,160 at 90 days); an hour with no tweet needs no check.
+        """
+        start = (now - self._horizon).strftime(HOUR_FORMAT)
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._state,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": HOURS_PK},
+                ":lo": {"S": start},
+                ":hi": {"S": now.strftime(HOUR_FORMAT)},
+            },
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+        return [item["sk"]["S"] for page in pages for item in page["Items"]]
 
     def _last_checked(self, hours: list[str]) -> dict[str, datetime]:
         out: dict[str, datetime] = {}

@@ -130,7 +130,8 @@ def test_the_rotation_checks_recent_hours_daily_and_older_ones_weekly(
     at["now"] = now + timedelta(days=1, hours=1)
     third = run_rotation(rotation, check, max_ids=1000)
     assert checked == [sorted(IDS), [IDS[0]]]  # 4-day-old one is a tombstone now
-    assert third["hours_checked"] == 7 * 24 and third["ids_checked"] == 1  # hours < 7 days old
+    # Hours < 7 days old that hold tweets: the live one and the tombstone's (now empty).
+    assert third["hours_checked"] == 2 and third["ids_checked"] == 1
 
 
 def test_a_rotation_behind_takes_whole_hours_oldest_debt_first_and_says_what_is_left(
@@ -148,8 +149,8 @@ def test_a_rotation_behind_takes_whole_hours_oldest_debt_first_and_says_what_is_
         client("dynamodb", s.region), s.tweets_table, s.state_table, horizon_days=1, now=lambda: now
     )
     batch = rotation.next_batch(max_ids=1)
-    # Never-checked hours are equally overdue: oldest hour first; empty hours ride along
-    # until the 5-hour-old tweet fills the job; its hour is never split.
+    # Never-checked hours are equally overdue: oldest hour first, the 5-hour-old tweet's
+    # fills the job; the next hour's two tweets wait (an hour is never split).
     assert batch.ids == [IDS[2]] and batch.due_after > 0
     rotation.mark_checked(batch.hours, "job-1")
     rest = rotation.next_batch(max_ids=1000)
@@ -234,7 +235,7 @@ def test_the_scheduled_run_withdraws_what_x_reports_and_records_the_rotation(
     state = rotation_state(aws)
     (job_id,) = {str(r["job_id"]) for r in state.values()}
     assert IN_FLIGHT_SK not in state and fake.calls(f"{ft.V2_COMPLIANCE_JOBS}/{job_id}")
-    assert len(state) == result["hours_checked"] >= 21 * 24  # the whole horizon
+    assert len(state) == result["hours_checked"] == 4  # the hours holding tweets
 
 
 def test_a_job_x_has_not_finished_is_collected_by_the_next_run_not_submitted_twice(
@@ -290,7 +291,6 @@ def test_the_local_command_runs_one_step_against_the_loopback_x_server(
     store_tweets(aws, now, dict(zip(IDS, [timedelta(hours=h) for h in (1, 30, 200)], strict=True)))
     fake.compliance = {IDS[1]: "deleted"}
     monkeypatch.setenv("TWITTER_BEARER_TOKEN", fake.bearer)
-    monkeypatch.setenv("TWEETLAKE_COMPLIANCE_HORIZON_DAYS", "10")  # 240 hour buckets to read
     argv = ["compliance", "--aws-endpoint", aws.server.endpoint, "--api-url", fake.url]
     assert main([*argv, "--poll-s", "6", "--wait-s", "60"]) == 0
     out = capsys.readouterr().out
@@ -298,7 +298,7 @@ def test_the_local_command_runs_one_step_against_the_loopback_x_server(
     assert "withdrawn on X: 1 deleted" in out
     consume_the_stream(aws)
     assert api_status(IDS) == {IDS[0]: 200, IDS[1]: 404, IDS[2]: 200}
-    assert len(rotation_state(aws)) >= 10 * 24  # the horizon, every hour checked
+    assert len(rotation_state(aws)) == 3  # each hour holding a tweet, checked
 
 
 def test_the_local_command_without_a_token_says_what_to_set(

@@ -70,7 +70,7 @@ LOCAL_BUDGET_S = 300.0
 
 @dataclass
 class ComplianceSummary:
-    """What one run did; ``stopped_by``: done, job_running, deadline."""
+    """What one run did; ``stopped_by``: done, job_running, job_failed, deadline."""
 
     jobs_submitted: int = 0
     jobs_collected: int = 0
@@ -174,10 +174,13 @@ class ComplianceRun:
             self.summary.stopped_by = "job_running"
             return False  # X may still count it as the one job running: submit next run
         except ComplianceJobError as exc:
+            # Its hours stay due; the next run tries again (not this one: a job X
+            # fails at once would otherwise spend the run and X's rate limit in a loop).
             log.warning("compliance: %s; its %d hours stay due", exc, len(held.hours))
             self.summary.jobs_failed += 1
+            self.summary.stopped_by = "job_failed"
             self.rotation.release()
-            return True
+            return False
         # The deletes are on the stream (collect flushed them): now the hours count as checked.
         self.rotation.mark_checked(held.hours, held.job_id)
         self.rotation.release()

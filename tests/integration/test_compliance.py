@@ -330,3 +330,22 @@ def test_a_job_x_never_finishes_is_given_up_and_its_hours_stay_due(
     assert stale["jobs_abandoned"] == 1 and stale["in_flight"] is None
     assert stale["due_after"] > 0 and stale["hours_checked"] == 0  # due again, not lost
     assert rotation_state(aws) == {}
+
+
+def test_a_job_x_fails_leaves_its_hours_due_and_sends_nothing(
+    aws: AwsHarness, fake: FakeTwitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN X answering the job's status with ``failed`` WHEN the run collects it THEN
+    nothing reaches the stream, the job is released, and its hours stay due."""
+    monkeypatch.setenv("TWEETLAKE_SOURCE", "v2")
+    now = datetime.now(UTC)
+    store_tweets(aws, now, {IDS[0]: timedelta(hours=3)})
+    fake.compliance = {IDS[0]: "deleted"}
+    first_job = "1372966999991541762"  # the fake numbers its jobs from X's example id
+    failed = {"data": {"id": first_job, "type": "tweets", "status": "failed"}}
+    fake.fail_next(f"{ft.V2_COMPLIANCE_JOBS}/{first_job}", ft.status(200, failed))
+    result = run_compliance({}, None, run_deps(fake, ManualClock(), now, budget_s=30.0))
+    assert result["jobs_failed"] == 1 and result["jobs_collected"] == 0
+    assert result["deletes_sent"] == 0 and result["due_after"] == 1
+    assert result["stopped_by"] == "job_failed" and result["jobs_submitted"] == 1
+    assert rotation_state(aws) == {} and consume_the_stream(aws) == []

@@ -70,7 +70,7 @@ LOCAL_BUDGET_S = 300.0
 
 @dataclass
 class ComplianceSummary:
-    """What one run did; ``stopped_by``: done, job_running, job_failed, deadline."""
+    """What one run did; ``stopped_by``: done, deadline, job_running, job_failed, job_abandoned."""
 
     jobs_submitted: int = 0
     jobs_collected: int = 0
@@ -171,7 +171,7 @@ class ComplianceRun:
             log.warning("compliance job %s still running after %s: given up", held.job_id, age)
             self.summary.jobs_abandoned += 1
             self.rotation.release()
-            self.summary.stopped_by = "job_running"
+            self.summary.stopped_by = "job_abandoned"
             return False  # X may still count it as the one job running: submit next run
         except ComplianceJobError as exc:
             # Its hours stay due; the next run tries again (not this one: a job X

@@ -328,6 +328,7 @@ def test_a_job_x_never_finishes_is_given_up_and_its_hours_stay_due(
     assert first["in_flight"]
     stale = run_compliance({}, None, run_deps(fake, clock, now + timedelta(hours=7), budget_s=0))
     assert stale["jobs_abandoned"] == 1 and stale["in_flight"] is None
+    assert stale["stopped_by"] == "job_abandoned"
     assert stale["due_after"] > 0 and stale["hours_checked"] == 0  # due again, not lost
     assert rotation_state(aws) == {}
 

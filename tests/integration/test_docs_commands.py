@@ -78,6 +78,9 @@ COVERED = {
     rf"^{PY} tweetlake_local run\b": "tests/integration/test_local_run.py",
     rf"^{PY} tweetlake_local (redrive)\b": "tests/integration/test_redrive.py",
     rf"^{PY} tweetlake_local (backfill)\b": "tests/unit/test_lake_backfill.py",
+    rf"^(TWITTER_BEARER_TOKEN=\S+ )?{PY} tweetlake_local compliance\b": (
+        "tests/integration/test_compliance.py"
+    ),
     rf"^{PY} tweetlake_ops\.chalice_config\b": "tests/unit/test_chalice_config.py",
     r"^curl -s '?http://127\.0\.0\.1:8000/": "tests/integration/test_api_routes.py",
     r"^(ls|jq) (-\w+ )?(\S+ )?\.tweetlake/lake/quarantine/": "tests/integration/test_local_run.py",

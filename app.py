@@ -17,6 +17,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import api
 from chalicelib.config import (
+    COMPLIANCE_EVERY_MINUTES,
     CONSUMER_BATCH_SIZE,
     CONSUMER_BATCHING_WINDOW_S,
     INGEST_EVERY_MINUTES,
@@ -54,6 +55,13 @@ def purge_lake(event: Any) -> dict[str, Any]:
     from chalicelib.purge.handler import run_purge_lake
 
     return run_purge_lake(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(COMPLIANCE_EVERY_MINUTES, unit=Rate.MINUTES), name="compliance")
+def check_compliance(event: Any) -> dict[str, Any]:
+    from chalicelib.compliance.handler import run_compliance  # off the other cold starts
+
+    return run_compliance(event.to_dict(), event.context)
 
 
 # Read-only REST API. Each route passes its path and query parameters to one

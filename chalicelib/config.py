@@ -27,6 +27,9 @@ INGEST_EVERY_MINUTES = 10
 # freshness p99 about 1 s with none, 2.2 s with 1 s, 6.9 s with 5 s).
 CONSUMER_BATCH_SIZE = 500
 CONSUMER_BATCHING_WINDOW_S = 0
+# X batch compliance: one job at a time (X's limit), so the schedule sets the
+# rotation's throughput: 24 jobs a day of up to 100,000 ids (chalicelib.compliance.handler).
+COMPLIANCE_EVERY_MINUTES = 60
 
 # The lake purge (chalicelib.purge): every 6 hours, so a delete leaves every object of
 # the lake within X's 24 hours even after a failed run or two (hourly runs cost 6x the

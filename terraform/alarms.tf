@@ -82,9 +82,11 @@ resource "aws_cloudwatch_metric_alarm" "ingest_silence" {
   evaluation_periods  = 3
   threshold           = 1
   comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+  # No data: a stage without an X source skips the run and emits nothing; a failing
+  # run is the compliance-errors alarm's.
+  treat_missing_data = "missing"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
 }
 
 # --- the functions ---------------------------------------------------------------
@@ -251,4 +253,28 @@ resource "aws_cloudwatch_metric_alarm" "x_post_budget" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+}
+
+# --- the compliance rotation ------------------------------------------------------------
+
+# Each hourly compliance run emits due_after: hour buckets still due and not in a job
+# after the run. A rotation that keeps up ends most runs at 0; debt that lasts
+# compliance_behind_hours consecutive hours means the jobs cannot keep up (more ids
+# due than one job an hour takes, or X failing or never finishing the jobs).
+resource "aws_cloudwatch_metric_alarm" "compliance_behind" {
+  alarm_name          = "${local.prefix}-compliance-behind"
+  alarm_description   = "The compliance rotation has left hour buckets due for ${var.compliance_behind_hours} consecutive hours: deletions on X reach the tables later than the tiers promise. See docs/operations.md (compliance)."
+  namespace           = local.metrics_namespace
+  metric_name         = "due_after"
+  dimensions          = { stage = var.stage }
+  statistic           = "Minimum"
+  period              = 3600
+  evaluation_periods  = var.compliance_behind_hours
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  # No data: a stage without an X source skips the run and emits nothing; a failing
+  # run is the compliance-errors alarm's.
+  treat_missing_data = "missing"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
 }

@@ -143,6 +143,79 @@ resource "aws_iam_role_policy" "consume" {
   policy = data.aws_iam_policy_document.consume.json
 }
 
+# --- compliance: the hourly X batch compliance run (rotation -> X -> Kinesis) ---
+
+resource "aws_iam_role" "compliance" {
+  name               = "${local.prefix}-compliance"
+  description        = "Chalice function ${local.lambda_functions.compliance}: checks stored tweet ids with X, writes deletes to the stream."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "compliance" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda["compliance"].arn}:*"]
+  }
+
+  # The ids of an hour bucket: the tweets table's by_time index only.
+  statement {
+    sid       = "RotationIds"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.tweets.arn}/index/by_time"]
+  }
+
+  # Which hour buckets hold tweets: the consumer's directory (pk = "hours").
+  statement {
+    sid       = "HourDirectory"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.state.arn]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["hours"]
+    }
+  }
+
+  # Each hour's last check and the job in flight (pk = "compliance").
+  statement {
+    sid = "RotationState"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+    ]
+    resources = [aws_dynamodb_table.state.arn]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["compliance"]
+    }
+  }
+
+  statement {
+    sid       = "Deletes"
+    actions   = ["kinesis:PutRecords"]
+    resources = [aws_kinesis_stream.tweets.arn]
+  }
+
+  statement {
+    sid       = "TwitterCredentials"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.twitter.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "compliance" {
+  name   = "compliance"
+  role   = aws_iam_role.compliance.id
+  policy = data.aws_iam_policy_document.compliance.json
+}
+
 # --- api: the REST API handler (read only) -----------------------------------
 
 resource "aws_iam_role" "api" {

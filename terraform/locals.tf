@@ -56,10 +56,11 @@ locals {
   # Function names as Chalice builds them: <app>-<stage>-<name> for the
   # scheduled and Kinesis functions, <app>-<stage> for the API handler.
   lambda_functions = {
-    ingest  = "${local.prefix}-ingest"
-    consume = "${local.prefix}-consume"
-    api     = local.prefix
-    purge   = "${local.prefix}-purge"
+    ingest     = "${local.prefix}-ingest"
+    consume    = "${local.prefix}-consume"
+    compliance = "${local.prefix}-compliance"
+    api        = local.prefix
+    purge      = "${local.prefix}-purge"
   }
 
   stream_name = "${local.prefix}-tweets"

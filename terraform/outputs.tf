@@ -57,10 +57,11 @@ output "cursor_key_parameter" {
 }
 
 output "lambda_role_arns" {
-  description = "IAM role of each Chalice function, keyed by Chalice function name (ingest, consume, api_handler, purge)."
+  description = "IAM role of each Chalice function, keyed by Chalice function name (ingest, consume, compliance, api_handler, purge)."
   value = {
     ingest      = aws_iam_role.ingest.arn
     consume     = aws_iam_role.consume.arn
+    compliance  = aws_iam_role.compliance.arn
     api_handler = aws_iam_role.api.arn
     purge       = aws_iam_role.purge.arn
   }

@@ -316,3 +316,14 @@ variable "lambda_python" {
     error_message = "lambda_python must look like 3.11."
   }
 }
+
+variable "compliance_behind_hours" {
+  type        = number
+  description = "Consecutive hourly compliance runs that must end with hour buckets still due (due_after > 0) before the compliance-behind alarm fires."
+  default     = 24
+
+  validation {
+    condition     = var.compliance_behind_hours >= 1 && var.compliance_behind_hours <= 24 && floor(var.compliance_behind_hours) == var.compliance_behind_hours
+    error_message = "compliance_behind_hours must be a whole number from 1 to 24 (CloudWatch evaluates at most a day of hourly periods)."
+  }
+}

@@ -3,8 +3,9 @@
 ``run`` is the whole pipeline offline (``make run``, :mod:`tweetlake_local.run`);
 ``sql`` and ``backfill`` work on the lake it writes (:mod:`tweetlake_ops.lake_cli`);
 ``redrive`` sends quarantined records back after a fix; ``purge`` removes deleted
-tweets from the lake; ``cost`` estimates the bill
-(:mod:`tweetlake_ops.cost`).
+tweets from the lake; ``cost`` estimates the bill (:mod:`tweetlake_ops.cost`);
+``compliance`` runs one step of the X batch compliance rotation
+(:mod:`tweetlake_ops.compliance_cli`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import NoReturn
 
 from tweetlake_local.flags import OneLineParser
 from tweetlake_local.run import add_run_command
+from tweetlake_ops.compliance_cli import add_compliance_command
 from tweetlake_ops.cost_cli import add_cost_command
 from tweetlake_ops.lake_cli import add_lake_commands, add_redrive_command
 from tweetlake_ops.purge_cli import add_purge_command
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cost_command(sub)
     add_redrive_command(sub)
     add_purge_command(sub)
+    add_compliance_command(sub)
     return parser
 
 

@@ -27,7 +27,7 @@ from chalicelib.config import API_ACCESS_VARIABLE, ConfigError, api_access, load
 from tweetlake_local.stage import CHALICE_CONFIG
 
 # Chalice function name -> key of the lambda_role_arns output.
-FUNCTIONS = ("ingest", "consume", "api_handler", "purge")
+FUNCTIONS = ("ingest", "consume", "compliance", "api_handler", "purge")
 
 # Environment variable -> Terraform output it comes from.
 ENVIRONMENT = {
@@ -39,8 +39,9 @@ ENVIRONMENT = {
     # The consumer publishes its accepted rows there (the curated zone, Parquet).
     "TWEETLAKE_CURATED_FIREHOSE": "curated_firehose",
 }
-# Only the ingest function reads the Twitter credentials.
+# Only the ingest and compliance functions read the Twitter credentials.
 INGEST_ENVIRONMENT = {"TWEETLAKE_TWITTER_SECRET": "twitter_secret_arn"}
+TWITTER_FUNCTIONS = ("ingest", "compliance")
 # Copied when Terraform has it (older state lacks it): the run's budget is the alarm's.
 OPTIONAL_INGEST_ENVIRONMENT = {"TWEETLAKE_X_POST_BUDGET": "x_post_budget"}
 # Only the API signs cursors.
@@ -106,8 +107,12 @@ def stage_entry(
     for function in FUNCTIONS:
         settings = functions.setdefault(function, {})
         settings["iam_role_arn"] = outputs["lambda_role_arns"][function]
-    ingest_env = functions["ingest"].setdefault("environment_variables", {})
-    ingest_env.update({variable: outputs[name] for variable, name in INGEST_ENVIRONMENT.items()})
+    for function in TWITTER_FUNCTIONS:
+        function_env = functions[function].setdefault("environment_variables", {})
+        function_env.update(
+            {variable: outputs[name] for variable, name in INGEST_ENVIRONMENT.items()}
+        )
+    ingest_env = functions["ingest"]["environment_variables"]
     ingest_env.update(
         {
             variable: str(outputs[name])

@@ -161,7 +161,7 @@ class Deployment:
     raw_buffer_mb: int = 64  # raw_buffer_size_mb
     buffer_interval_s: int = 900  # firehose_buffer_interval_s (curated)
     raw_buffer_interval_s: int = 900  # raw_buffer_interval_s
-    alarms: int = 18  # terraform/alarms.tf with 4 functions and ingest_silence on
+    alarms: int = 21  # terraform/alarms.tf with 5 functions and ingest_silence on
     secrets: int = 1
     crawler_runs_per_day: float = 0.0  # crawler_schedule: null, run by hand (none priced)
     crawler_min_minutes: int = 10  # Glue bills a crawler run at least 10 minutes

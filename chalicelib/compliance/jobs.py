@@ -18,9 +18,10 @@ copies are suppressed, whatever the reason (a protected or suspended account's
 tweets are withdrawn the same way). Other actions are counted, not sent.
 
 Which ids a job checks is :mod:`chalicelib.compliance.rotation`'s business;
-:func:`check_tweets` is what it calls for each batch. Not built yet: the
-scheduled function with its Terraform schedule, IAM and alarm, and X's job
-limits.
+the scheduled function (:mod:`chalicelib.compliance.handler`) submits a job
+(:func:`submit`), and collects it (:func:`collect`) in the same run if X
+finishes it in time, else in a later run (:class:`JobStillRunningError`). X's
+limits live in :mod:`chalicelib.compliance.settings`.
 """
 
 from __future__ import annotations
@@ -35,8 +36,7 @@ from typing import Any
 import requests
 
 from chalicelib.envelope.normalize import normalize_line
-from chalicelib.ingest.handler import encode_record
-from chalicelib.ingest.producer import KinesisProducer
+from chalicelib.ingest.producer import KinesisProducer, encode_record
 from chalicelib.ingest.sources.http_stream import USER_AGENT
 from chalicelib.ingest.sources.v2_rest import V2Rest
 from chalicelib.timeutil import now_iso
@@ -48,6 +48,10 @@ TRANSFER_TIMEOUT_S = 60.0
 
 class ComplianceJobError(RuntimeError):
     """A job X did not complete (failed, expired) or did not finish in time."""
+
+
+class JobStillRunningError(ComplianceJobError):
+    """X has not finished the job within the polls allowed: collect it later."""
 
 
 @dataclass
@@ -117,7 +121,7 @@ class ComplianceJobs:
                 raise ComplianceJobError(f"compliance job {job_id} ended {job['status']}")
             if attempt + 1 < self.max_polls:
                 self.sleep(self.poll_s)
-        raise ComplianceJobError(
+        raise JobStillRunningError(
             f"compliance job {job_id} not complete after {self.max_polls} polls"
         )
 
@@ -130,19 +134,28 @@ class ComplianceJobs:
                 yield line.strip()
 
 
-def check_tweets(
-    jobs: ComplianceJobs,
-    ids: list[str],
-    producer: KinesisProducer,
-    *,
-    name: str,
-    now: Callable[[], str] = now_iso,
-) -> ComplianceReport:
-    """Run one job over ``ids`` and send a delete envelope for every ``delete`` result."""
+def submit(jobs: ComplianceJobs, ids: list[str], *, name: str) -> ComplianceReport:
+    """Create a job and upload ``ids`` (within the upload URL's 15 minutes)."""
     report = ComplianceReport()
     job = jobs.create(name)
     report.job_id = str(job["id"])
+    report.status = str(job.get("status") or "created")
     report.ids_checked = jobs.upload(job, ids)
+    return report
+
+
+def collect(
+    jobs: ComplianceJobs,
+    report: ComplianceReport,
+    producer: KinesisProducer,
+    *,
+    now: Callable[[], str] = now_iso,
+) -> ComplianceReport:
+    """Wait for the job, then send a delete envelope for every ``delete`` result.
+
+    Raises :class:`JobStillRunningError` when X is not done within the polls allowed,
+    :class:`ComplianceJobError` when X failed or expired the job.
+    """
     done = jobs.wait(report.job_id)
     report.status = str(done.get("status"))
     for line in jobs.results(done):
@@ -158,3 +171,15 @@ def check_tweets(
                 report.deletes_sent += 1
     producer.flush()
     return report
+
+
+def check_tweets(
+    jobs: ComplianceJobs,
+    ids: list[str],
+    producer: KinesisProducer,
+    *,
+    name: str,
+    now: Callable[[], str] = now_iso,
+) -> ComplianceReport:
+    """Run one job over ``ids`` start to end: :func:`submit`, then :func:`collect`."""
+    return collect(jobs, submit(jobs, ids, name=name), producer, now=now)

@@ -3,9 +3,11 @@
 The unit of the rotation is the hour bucket the tweets table already indexes
 (``by_time``: ``created_hour`` → ``created_key`` = ``<created_at>#<tweet_id>``),
 so a bucket's ids come from one paginated Query and a tombstone, which has no
-``created_hour``, is never checked again. Each bucket's last check lives in the
-state table (``pk="compliance"``, ``sk=<hour>``). A bucket is due when it was
-never checked, or when its tier's period has passed since: by default hours
+``created_hour``, is never checked again. Which buckets hold tweets comes from
+the consumer's directory of non-empty hours (state table, ``pk="hours"``).
+Each bucket's last check lives in the state table (``pk="compliance"``,
+``sk=<hour>``). A bucket is due when it was never checked, or when its tier's
+period has passed since: by default hours
 younger than 7 days every day, older ones every week, back to the horizon
 (``horizon_days``). The most overdue buckets go first, so a rotation that
 falls behind catches up oldest-debt first, and :attr:`RotationBatch.due_after`
@@ -14,6 +16,11 @@ says how many are still due after this batch (what an alarm should watch).
 How stale a deletion can get: a tweet deleted on X is seen at the next check of
 its hour, so within a day while the tweet is younger than 7 days and within a
 week after, as long as the rotation keeps up (``due_after`` stays 0).
+
+One job at a time (X's limit): the job in flight, with the hours it covers,
+is the state item ``sk="#job"`` (:meth:`Rotation.hold`), so a run that ends
+before X finishes leaves it for the next run to collect rather than a second
+job; its hours are marked only once its results are on the stream.
 """
 
 from __future__ import annotations
@@ -23,12 +30,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.dynamo.items import tweet_id_of
+from chalicelib.dynamo.items import HOURS_PK, tweet_id_of
+from chalicelib.dynamo.repository import DynamoRepository
 from chalicelib.timeutil import iso_utc, parse_iso
 
 ROTATION_PK = "compliance"
 HOUR_FORMAT = "%Y-%m-%dT%H"
 BATCH_GET_KEYS = 100
+#: Ids a Query page brings at most: DynamoDB's 1 MB page holds ~16,000 of them; an
+#: emulator without that limit would otherwise hand over a whole hour in one answer.
+IDS_PAGE = 10_000
+#: The state item of the job in flight ('#' sorts before every hour and is never one).
+IN_FLIGHT_SK = "#job"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +65,19 @@ class RotationBatch:
     hours: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     due_after: int = 0
+    #: Ids left out: an hour holding more than a whole job is checked for its first
+    #: ``max_ids`` (the oldest); the rest are counted here and logged by the caller.
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The job X is working on: its id, the hours it covers, when it was submitted."""
+
+    job_id: str
+    hours: list[str]
+    ids: int
+    submitted_at: datetime
 
 
 class Rotation:
@@ -84,7 +110,8 @@ class Rotation:
                 batch.due_after = len(due) - position
                 break
             batch.hours.append(hour)
-            batch.ids += ids
+            batch.skipped += max(0, len(ids) - max_ids)
+            batch.ids += ids[:max_ids]
         return batch
 
     def due_hours(self) -> list[str]:
@@ -107,6 +134,7 @@ class Rotation:
             KeyConditionExpression="created_hour = :h",
             ExpressionAttributeValues={":h": {"S": hour}},
             ProjectionExpression="created_key",
+            PaginationConfig={"PageSize": IDS_PAGE},
         )
         for page in pages:
             for item in page["Items"]:
@@ -114,16 +142,49 @@ class Rotation:
 
     def mark_checked(self, hours: list[str], job_id: str) -> None:
         at = iso_utc(self._now())
-        for hour in hours:
-            self._dynamodb.put_item(
-                TableName=self._state,
-                Item={
-                    "pk": {"S": ROTATION_PK},
-                    "sk": {"S": hour},
-                    "checked_at": {"S": at},
-                    "job_id": {"S": job_id},
-                },
-            )
+        items = [
+            {"pk": ROTATION_PK, "sk": hour, "checked_at": at, "job_id": job_id} for hour in hours
+        ]
+        DynamoRepository(self._dynamodb).put_many([(self._state, item) for item in items])
+
+    def hold(self, job: InFlight) -> None:
+        """Record the job in flight before waiting on it (a run may end first)."""
+        self._dynamodb.put_item(
+            TableName=self._state,
+            Item={
+                "pk": {"S": ROTATION_PK},
+                "sk": {"S": IN_FLIGHT_SK},
+                "job_id": {"S": job.job_id},
+                "hours": {"L": [{"S": h} for h in job.hours]},
+                "ids": {"N": str(job.ids)},
+                "submitted_at": {"S": iso_utc(job.submitted_at)},
+            },
+        )
+
+    def in_flight(self) -> InFlight | None:
+        answer = self._dynamodb.get_item(
+            TableName=self._state,
+            Key={"pk": {"S": ROTATION_PK}, "sk": {"S": IN_FLIGHT_SK}},
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if not item:
+            return None
+        return InFlight(
+            job_id=item["job_id"]["S"],
+            hours=[h["S"] for h in item["hours"]["L"]],
+            ids=int(item["ids"]["N"]),
+            submitted_at=parse_iso(item["submitted_at"]["S"]),
+        )
+
+    def release(self) -> None:
+        """The job in flight is collected or given up: the next run may submit another."""
+        self._dynamodb.delete_item(
+            TableName=self._state, Key={"pk": {"S": ROTATION_PK}, "sk": {"S": IN_FLIGHT_SK}}
+        )
+
+    def now(self) -> datetime:
+        return self._now()
 
     def _period(self, age: timedelta) -> timedelta:
         for tier in self._tiers:
@@ -132,10 +193,25 @@ class Rotation:
         return self._tiers[-1].every
 
     def _hours(self, now: datetime) -> list[str]:
-        """Every hour bucket from the horizon up to the current hour."""
-        start = (now - self._horizon).replace(minute=0, second=0, microsecond=0)
-        count = int((now - start) / timedelta(hours=1)) + 1
-        return [(start + timedelta(hours=i)).strftime(HOUR_FORMAT) for i in range(count)]
+        """The non-empty hour buckets from the horizon up to the current hour.
+
+        The consumer keeps their directory in the state table (``pk="hours"``, the
+        API's feed reads it too), so one paginated Query replaces one per hour of
+        the horizon (2,160 at 90 days); an hour with no tweet needs no check.
+        """
+        start = (now - self._horizon).strftime(HOUR_FORMAT)
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._state,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": HOURS_PK},
+                ":lo": {"S": start},
+                ":hi": {"S": now.strftime(HOUR_FORMAT)},
+            },
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+        return [item["sk"]["S"] for page in pages for item in page["Items"]]
 
     def _last_checked(self, hours: list[str]) -> dict[str, datetime]:
         out: dict[str, datetime] = {}

@@ -24,18 +24,17 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chalicelib import aws
 from chalicelib.config import Settings, get_settings
 from chalicelib.emf import emf_document, emit, stdout_line
-from chalicelib.envelope.codec import decode_valid
-from chalicelib.envelope.normalize import Normalized, envelope_bytes, normalize_line
+from chalicelib.envelope.normalize import Normalized, normalize_line
 from chalicelib.ingest.budget import PostBudget, start_budget
 from chalicelib.ingest.checkpoint import Checkpoint
-from chalicelib.ingest.producer import KinesisProducer, UnsendableRecordError
+from chalicelib.ingest.producer import KinesisProducer, UnsendableRecordError, encode_record
 from chalicelib.ingest.settings import IngestSettings, load_ingest_settings
 from chalicelib.ingest.sources.base import Source
 from chalicelib.ingest.sources.factory import SourceContext, build_source
@@ -77,26 +76,6 @@ class RunSummary:
         out = asdict(self)
         out["control_types"] = dict(self.control_types)
         return out
-
-
-def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
-    """``(data, partition key, tweet id for the checkpoint)`` of one envelope.
-
-    The data is :func:`envelope_bytes`. The partition key is the author id (one author's
-    records stay in order on one shard), else the tweet id (v2 compliance
-    deletes name no author). Only a tweet the consumer will accept (the same
-    decoder, :func:`~chalicelib.envelope.codec.decode_valid`) may move the
-    checkpoint: an invalid one still travels, to be quarantined with its reason,
-    but a garbage id must not make the next catch-up ask for ``since_id`` beyond
-    every real tweet.
-    """
-    data = envelope_bytes(envelope)
-    tweet_id = str(envelope.get("tweet_id") or "")
-    if envelope["kind"] == "tweet":
-        author = envelope.get("author") or {}
-        key = str(author.get("id") or tweet_id)
-        return data, key, int(tweet_id) if decode_valid(data) is not None else None
-    return data, str(envelope.get("author_id") or tweet_id), None
 
 
 class QuarantineBuffer:

@@ -31,13 +31,15 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.aws import RETRYABLE_ERROR_CODES, error_code
+from chalicelib.envelope.codec import decode_valid
+from chalicelib.envelope.normalize import envelope_bytes
 from chalicelib.retry import Backoff, RetriesExhaustedError
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,26 @@ MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
 DEFAULT_LINGER_S = 0.5
 DEFAULT_MAX_PENDING = 10 * MAX_RECORDS_PER_CALL
+
+
+def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
+    """``(data, partition key, tweet id for the checkpoint)`` of one envelope.
+
+    The data is :func:`envelope_bytes`. The partition key is the author id (one author's
+    records stay in order on one shard), else the tweet id (v2 compliance
+    deletes name no author). Only a tweet the consumer will accept (the same
+    decoder, :func:`~chalicelib.envelope.codec.decode_valid`) may move the
+    checkpoint: an invalid one still travels, to be quarantined with its reason,
+    but a garbage id must not make the next catch-up ask for ``since_id`` beyond
+    every real tweet.
+    """
+    data = envelope_bytes(envelope)
+    tweet_id = str(envelope.get("tweet_id") or "")
+    if envelope["kind"] == "tweet":
+        author = envelope.get("author") or {}
+        key = str(author.get("id") or tweet_id)
+        return data, key, int(tweet_id) if decode_valid(data) is not None else None
+    return data, str(envelope.get("author_id") or tweet_id), None
 
 
 class UnsendableRecordError(ValueError):

@@ -80,6 +80,9 @@ COVERED = {
     rf"^{PY} tweetlake_local (redrive)\b": "tests/integration/test_redrive.py",
     rf"^{PY} tweetlake_local (backfill)\b": "tests/unit/test_lake_backfill.py",
     rf"^{PY} tweetlake_local purge\b": "tests/integration/test_purge.py",
+    rf"^(TWITTER_BEARER_TOKEN=\S+ )?{PY} tweetlake_local compliance\b": (
+        "tests/integration/test_compliance.py"
+    ),
     rf"^{PY} tweetlake_ops\.chalice_config\b": "tests/unit/test_chalice_config.py",
     r"^curl -s '?http://127\.0\.0\.1:8000/": "tests/integration/test_api_routes.py",
     r"^(ls|jq) (-\w+ )?(\S+ )?\.tweetlake/lake/quarantine/": "tests/integration/test_local_run.py",

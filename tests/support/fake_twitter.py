@@ -28,7 +28,8 @@ is answered like X's: HTTP 429 with the ``TooManyConnections`` problem
 Batch compliance: ``POST /2/compliance/jobs`` creates a job whose
 ``upload_url`` and ``download_url`` point back here (unauthenticated, like
 X's signed URLs); ``PUT`` the ids to the first, poll ``GET
-/2/compliance/jobs/{id}`` (``in_progress`` once, then ``complete``), and ``GET``
+/2/compliance/jobs/{id}`` (``in_progress`` :attr:`FakeTwitter.job_polls_in_progress`
+times, once by default, then ``complete``), and ``GET``
 the second for one JSON line per uploaded id found in
 :attr:`FakeTwitter.compliance` (id → reason), in X's result format.
 
@@ -211,6 +212,8 @@ class FakeTwitter:
     project_cap: int = 3_000_000
     #: Tweet id → compliance reason (deleted, protected, suspended, …) the jobs report.
     compliance: dict[str, str] = field(default_factory=dict)
+    #: Status polls a job with ids answers ``in_progress`` before it is ``complete``.
+    job_polls_in_progress: int = 1
 
     def __post_init__(self) -> None:
         self._scripts: dict[str, deque[list[Action]]] = {p: deque() for p in STREAM_PATHS}
@@ -483,7 +486,8 @@ class FakeTwitter:
             return None
         if job["status"] in ("created", "in_progress") and job["_ids"]:
             job["_polls"] += 1
-            job["status"] = "complete" if job["_polls"] > 1 else "in_progress"
+            done = job["_polls"] > self.job_polls_in_progress
+            job["status"] = "complete" if done else "in_progress"
         return {"data": self._job_view(job)}
 
     def _job_results(self, job_id: str) -> bytes:

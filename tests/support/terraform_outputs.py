@@ -32,6 +32,7 @@ def terraform_outputs(stage: str = "prod") -> dict[str, Any]:
         "lambda_role_arns": {
             "ingest": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-ingest",
             "consume": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-consume",
+            "compliance": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-compliance",
             "api_handler": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-api",
             "purge": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-purge",
         },

@@ -75,6 +75,10 @@ def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
         "arn:aws:secretsmanager:"
     )
     assert "TWEETLAKE_TWITTER_SECRET" not in functions["consume"].get("environment_variables", {})
+    # The compliance run asks X with the same credentials as the ingest.
+    compliance_env = functions["compliance"]["environment_variables"]
+    assert compliance_env["TWEETLAKE_TWITTER_SECRET"].startswith("arn:aws:secretsmanager:")
+    assert functions["compliance"]["iam_role_arn"].endswith(":role/tweetlake-prod-compliance")
     # The run's post budget is the number the 80 % alarm was built from.
     assert functions["ingest"]["environment_variables"]["TWEETLAKE_X_POST_BUDGET"] == "1000000"
     api_env = functions["api_handler"]["environment_variables"]
@@ -200,6 +204,7 @@ def test_chalice_builds_functions_named_as_terraform_expects_with_its_roles(
     assert functions == {
         expected_names["ingest"]: roles["ingest"],
         expected_names["consume"]: roles["consume"],
+        expected_names["compliance"]: roles["compliance"],
         expected_names["api"]: roles["api_handler"],
         expected_names["purge"]: roles["purge"],
     }

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from tests.paths import REPO_ROOT
@@ -84,7 +85,11 @@ def test_a_leftover_api_child_is_ended(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        assert "tweetlake_local.api_child" in (process_command_line(child.pid) or "")
+        # The command line appears once the child has exec'd: wait for it, however slow.
+        deadline = time.monotonic() + 30
+        while "tweetlake_local.api_child" not in (process_command_line(child.pid) or ""):
+            assert time.monotonic() < deadline, "the child never showed its command line"
+            time.sleep(0.05)
         pid_file = tmp_path / "api.pid"
         pid_file.write_text(f"{child.pid}\n", encoding="ascii")
         assert end_leftover(pid_file) == child.pid

@@ -22,7 +22,13 @@ from tests.terraform.aws_calls import action_sets, discover, iam_actions
 from tests.terraform.model import load_module, tfvars
 
 # Chalice function -> the role (and policy document) Terraform gives it.
-ROLES = {"ingest": "ingest", "consume": "consume", "api_handler": "api", "purge": "purge"}
+ROLES = {
+    "ingest": "ingest",
+    "consume": "consume",
+    "compliance": "compliance",
+    "api_handler": "api",
+    "purge": "purge",
+}
 
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 BASELINE: dict[str, set[str]] = {
@@ -36,6 +42,7 @@ BASELINE: dict[str, set[str]] = {
         "kinesis:GetShardIterator",
         "kinesis:ListShards",
     },
+    "compliance": LOGS,
     "api_handler": LOGS,
     # DeleteObject with a VersionId (the purge destroys old versions of what it
     # rewrites) is authorized as s3:DeleteObjectVersion; the AST sees only the method.
@@ -112,7 +119,7 @@ def test_object_actions_are_scoped_to_their_lake_prefix() -> None:
 
 
 def test_table_actions_name_the_tables() -> None:
-    for document in ("ingest", "consume", "api", "purge"):
+    for document in ("ingest", "consume", "compliance", "api", "purge"):
         for statement in _statements(document):
             if not any(a.startswith("dynamodb:") for a in statement["actions"]):
                 continue

@@ -136,7 +136,13 @@ def test_log_groups_exist_for_every_chalice_function() -> None:
     group = _resource("aws_cloudwatch_log_group", "lambda")
     assert group["for_each"] == "${local.lambda_functions}"
     evaluator = module.evaluator(tfvars("prod"))
-    assert set(evaluator.local("lambda_functions")) == {"ingest", "consume", "api", "purge"}
+    assert set(evaluator.local("lambda_functions")) == {
+        "ingest",
+        "consume",
+        "compliance",
+        "api",
+        "purge",
+    }
     assert "retention_in_days" in attributes(
         module.resources[("aws_cloudwatch_log_group", "lambda")]
     )

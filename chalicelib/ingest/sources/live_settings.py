@@ -50,6 +50,11 @@ def _url(env: Mapping[str, str], variable: str, default: str) -> str:
     return value
 
 
+def load_api_url(env: Mapping[str, str]) -> str:
+    """X's API base URL (``TWEETLAKE_TWITTER_API_URL``): the live sources' and compliance's."""
+    return _url(env, "TWEETLAKE_TWITTER_API_URL", DEFAULT_API_URL)
+
+
 def load_live_settings(env: Mapping[str, str], source: str) -> LiveSettings:
     """Settings for ``source`` (``v2`` or ``v1.1``); checks only what that source uses."""
     stream = env.get("TWEETLAKE_V2_STREAM", "").strip() or "filter"
@@ -76,7 +81,7 @@ def load_live_settings(env: Mapping[str, str], source: str) -> LiveSettings:
         )
     delay = env_integer(env, "TWEETLAKE_CATCHUP_DELAY_S", 15, 0, 300)
     return LiveSettings(
-        api_url=_url(env, "TWEETLAKE_TWITTER_API_URL", DEFAULT_API_URL),
+        api_url=load_api_url(env),
         v1_stream_url=_url(env, "TWEETLAKE_TWITTER_STREAM_URL", DEFAULT_V1_STREAM_URL),
         v2_stream=stream,
         v2_rules=rules,

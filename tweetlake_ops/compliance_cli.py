@@ -26,22 +26,17 @@ METRICS_LOG = logging.getLogger("tweetlake.compliance.metrics")
 def compliance_command(args: argparse.Namespace) -> int:
     from chalicelib import aws
     from chalicelib.compliance.handler import ComplianceDeps, run_compliance
-    from chalicelib.config import ConfigError, load_settings
-    from tweetlake_local.emulator import aws_environment
+    from chalicelib.config import ConfigError
     from tweetlake_local.pipeline import readers_stopped
-    from tweetlake_local.stage import stage_environment
+    from tweetlake_ops.lake_cli import command_environment, command_settings
 
-    env = {**stage_environment(args.stage), **os.environ}
-    if args.aws_endpoint:
-        env.update(aws_environment(args.aws_endpoint))
+    env = command_environment(args)
     if args.api_url:
         env["TWEETLAKE_TWITTER_API_URL"] = args.api_url
     if args.poll_s is not None:
         env["TWEETLAKE_COMPLIANCE_POLL_S"] = str(args.poll_s)
-    try:
-        settings = load_settings(env)
-    except ConfigError as exc:
-        print(f"error: {exc}")
+    settings = command_settings(env, args)
+    if settings is None:
         return 2
     os.environ.update(env)  # the run reads its settings and credentials from the environment
     if readers_stopped(aws.client("kinesis", settings.region), settings.stream_name):

@@ -10,9 +10,12 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tweetlake_local.firehose import DEFAULT_LAKE_DIR
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
 from tweetlake_local.kinesis_events import stream_arn as kinesis_stream_arn
 
 METRICS_LOG = logging.getLogger("tweetlake.consumer.metrics")
@@ -66,21 +69,38 @@ def settings_error(exc: Exception, args: argparse.Namespace) -> str:
     return f"error: {exc}" + ("" if args.aws_endpoint else LOCAL_TARGET_HINT)
 
 
-def backfill_command(args: argparse.Namespace) -> int:
-    from chalicelib.config import ConfigError, load_settings
-    from tweetlake_local.emulator import LOCAL_REGION, aws_environment
+def command_environment(args: argparse.Namespace) -> dict[str, str]:
+    """A command's environment: the stage's settings, this shell's over them, and the
+    emulator's address when ``--aws-endpoint`` aims at a local mode."""
+    from tweetlake_local.emulator import aws_environment
     from tweetlake_local.stage import stage_environment
-    from tweetlake_ops.backfill import BackfillError, backfill, open_zone
 
     env = {**stage_environment(args.stage), **os.environ}
-    if args.aws_endpoint:
+    if getattr(args, "aws_endpoint", None):
         env.update(aws_environment(args.aws_endpoint))
-    if args.dry_run and not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
-        env["AWS_REGION"] = LOCAL_REGION  # a dry run calls nothing; the region only labels
+    return env
+
+
+def command_settings(env: dict[str, str], args: argparse.Namespace) -> Settings | None:
+    """The settings ``env`` gives, or None once their error line is printed."""
+    from chalicelib.config import ConfigError, load_settings
+
     try:
-        settings = load_settings(env)
+        return load_settings(env)
     except ConfigError as exc:
         print(settings_error(exc, args))
+        return None
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    from tweetlake_local.emulator import LOCAL_REGION
+    from tweetlake_ops.backfill import BackfillError, backfill, open_zone
+
+    env = command_environment(args)
+    if args.dry_run and not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
+        env["AWS_REGION"] = LOCAL_REGION  # a dry run calls nothing; the region only labels
+    settings = command_settings(env, args)
+    if settings is None:
         return 2
 
     def dry_run(event: dict[str, Any]) -> None:
@@ -157,20 +177,13 @@ def add_lake_commands(sub: Any) -> None:
 def redrive_command(args: argparse.Namespace) -> int:
     """Quarantine → consumer (consumer-origin) or → stream (producer-origin); see redrive.py."""
     from chalicelib import aws
-    from chalicelib.config import ConfigError, load_settings
     from chalicelib.ingest.producer import KinesisProducer
-    from tweetlake_local.emulator import aws_environment
     from tweetlake_local.poller import consumer_batch_settings
-    from tweetlake_local.stage import stage_environment
     from tweetlake_ops.redrive import RedriveError, open_quarantine, redrive
 
-    env = {**stage_environment(args.stage), **os.environ}
-    if args.aws_endpoint:
-        env.update(aws_environment(args.aws_endpoint))
-    try:
-        settings = load_settings(env)
-    except ConfigError as exc:
-        print(settings_error(exc, args))
+    env = command_environment(args)
+    settings = command_settings(env, args)
+    if settings is None:
         return 2
     if args.decode_non_utf8:
         try:

@@ -17,19 +17,14 @@ from tweetlake_local.firehose import DEFAULT_BUFFER_SECONDS, DEFAULT_LAKE_DIR
 
 def purge_command(args: argparse.Namespace) -> int:
     from chalicelib import aws
-    from chalicelib.config import PURGE_SETTLE_S, ConfigError, load_settings
+    from chalicelib.config import PURGE_SETTLE_S
     from chalicelib.purge.request_log import read_requests
-    from tweetlake_local.emulator import aws_environment
     from tweetlake_local.purge import purge_once
-    from tweetlake_local.stage import stage_environment
+    from tweetlake_ops.lake_cli import command_environment, command_settings
 
-    env = {**stage_environment(args.stage), **os.environ}
-    if args.aws_endpoint:
-        env.update(aws_environment(args.aws_endpoint))
-    try:
-        settings = load_settings(env)
-    except ConfigError as exc:
-        print(f"error: {exc}")
+    env = command_environment(args)
+    settings = command_settings(env, args)
+    if settings is None:
         return 2
     lake = Path(args.lake) if args.lake else DEFAULT_LAKE_DIR
     if args.lake and not lake.is_dir():

@@ -83,7 +83,7 @@ resource "aws_cloudwatch_metric_alarm" "ingest_silence" {
   threshold           = 1
   comparison_operator = "LessThanThreshold"
   # No data: a stage without an X source skips the run and emits nothing; a failing
-  # run is the compliance-errors alarm's.
+  # run is the lambda-errors alarm's.
   treat_missing_data = "missing"
   alarm_actions      = local.alarm_actions
   ok_actions         = local.alarm_actions
@@ -91,14 +91,20 @@ resource "aws_cloudwatch_metric_alarm" "ingest_silence" {
 
 # --- the functions ---------------------------------------------------------------
 
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  for_each = local.lambda_functions
+# Two alarms for all the functions, not two per function: with no dimension, AWS/Lambda
+# Errors and Throttles are the sums over every function of the account in this region
+# (the Lambda developer guide, "Across All Functions"). CloudWatch bills an alarm per
+# metric it watches ($0.10), so per-function alarms cost $0.10 x functions each, and a
+# metric math or Metrics Insights alarm over the functions costs the same per metric.
+# The price: the alarm fires for any function of the account and region, another
+# stage's or another project's too, and does not say which one; docs/operations.md
+# says how to find it. A dedicated account per stage makes it exact.
 
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "The ${each.key} function (${each.value}) raised errors. For consume, Lambda retries the failing batch and the shard waits behind it."
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  alarm_name          = "${local.prefix}-lambda-errors"
+  alarm_description   = "A Lambda function of this account and region raised errors: one of ${join(", ", values(local.lambda_functions))}, or a function outside this stage. For consume, Lambda retries the failing batch and the shard waits behind it. Which one: docs/operations.md."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -110,13 +116,10 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
-  for_each = local.lambda_functions
-
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "Invocations of the ${each.key} function (${each.value}) were throttled (account concurrency, or reserved concurrency too low)."
+  alarm_name          = "${local.prefix}-lambda-throttles"
+  alarm_description   = "Invocations of a Lambda function of this account and region were throttled (account concurrency, or reserved concurrency too low): one of ${join(", ", values(local.lambda_functions))}, or a function outside this stage. Which one: docs/operations.md."
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -273,7 +276,7 @@ resource "aws_cloudwatch_metric_alarm" "compliance_behind" {
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   # No data: a stage without an X source skips the run and emits nothing; a failing
-  # run is the compliance-errors alarm's.
+  # run is the lambda-errors alarm's.
   treat_missing_data = "missing"
   alarm_actions      = local.alarm_actions
   ok_actions         = local.alarm_actions

@@ -67,6 +67,11 @@ output "lambda_role_arns" {
   }
 }
 
+output "lambda_architecture" {
+  description = "Instruction set of the Chalice functions (and of the purge's layer); chalice_config writes it to the stage."
+  value       = var.lambda_architecture
+}
+
 output "purge_layer_arn" {
   description = "Lambda layer giving the purge function pyarrow (AWS SDK for pandas, published by AWS for this region and Python); chalice_config writes it to the purge function's layers."
   value       = data.aws_ssm_parameter.pandas_layer.value

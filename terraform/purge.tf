@@ -4,8 +4,11 @@
 # requirements.txt (every function would carry ~50 MB); the AWS SDK for pandas
 # layer, which AWS publishes and which ships pyarrow, is attached to this one
 # function through .chalice/config.json (tweetlake_ops.chalice_config copies the
-# ARN from the purge_layer_arn output).
+# ARN from the purge_layer_arn output). AWS publishes the layer for x86_64 and arm64
+# (aws-sdk-pandas.readthedocs.io, "AWS Lambda Managed Layers": AWSSDKPandas-Python311
+# and AWSSDKPandas-Python311-Arm64); the one picked matches var.lambda_architecture,
+# which the functions run on.
 
 data "aws_ssm_parameter" "pandas_layer" {
-  name = "/aws/service/aws-sdk-pandas/${var.aws_sdk_pandas_version}/${var.region}/py${var.lambda_python}/x86_64/layer-arn"
+  name = "/aws/service/aws-sdk-pandas/${var.aws_sdk_pandas_version}/${var.region}/py${var.lambda_python}/${var.lambda_architecture}/layer-arn"
 }

@@ -48,6 +48,9 @@ OPTIONAL_INGEST_ENVIRONMENT = {"TWEETLAKE_X_POST_BUDGET": "x_post_budget"}
 API_ENVIRONMENT = {"TWEETLAKE_CURSOR_KEY_PARAMETER": "cursor_key_parameter"}
 # Only the purge rewrites Parquet: pyarrow comes from this layer (terraform/purge.tf).
 PURGE_LAYER = "purge_layer_arn"
+# The functions' instruction set: it must match the layer's, so Terraform picks both.
+# Copied when Terraform has it (older state lacks it: the file's own setting stays).
+ARCHITECTURE = "lambda_architecture"
 REQUIRED_OUTPUTS = (
     "stage",
     "region",
@@ -123,6 +126,8 @@ def stage_entry(
     api_env = functions["api_handler"].setdefault("environment_variables", {})
     api_env.update({variable: outputs[name] for variable, name in API_ENVIRONMENT.items()})
     functions["purge"]["layers"] = [outputs[PURGE_LAYER]]
+    if ARCHITECTURE in outputs:
+        entry[ARCHITECTURE] = outputs[ARCHITECTURE]
     return entry
 
 

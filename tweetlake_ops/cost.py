@@ -161,7 +161,7 @@ class Deployment:
     raw_buffer_mb: int = 64  # raw_buffer_size_mb
     buffer_interval_s: int = 900  # firehose_buffer_interval_s (curated)
     raw_buffer_interval_s: int = 900  # raw_buffer_interval_s
-    alarms: int = 21  # terraform/alarms.tf with 5 functions and ingest_silence on
+    alarms: int = 13  # terraform/alarms.tf with ingest_silence on
     secrets: int = 1
     crawler_runs_per_day: float = 0.0  # crawler_schedule: null, run by hand (none priced)
     crawler_min_minutes: int = 10  # Glue bills a crawler run at least 10 minutes
@@ -176,6 +176,11 @@ class Deployment:
     api_burst_limit: int = 20  # api_throttle_burst_limit
     purge_memory_mb: int = 2048
     purge_every_s: int = 3600
+    compliance_memory_mb: int = 128
+    compliance_timeout_s: int = 300
+    compliance_every_s: int = 3600
+    #: Chalice's ``lambda_architecture`` (the stage's, else the file's): its GB-s price.
+    lambda_architecture: str = "x86_64"
 
 
 def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> Deployment:
@@ -207,6 +212,12 @@ def load_deployment(stage: str = "dev", config_path: Path = CHALICE_CONFIG) -> D
         ),
         purge_memory_mb=int(functions["purge"]["lambda_memory_size"]),
         purge_every_s=triggers.PURGE_EVERY_MINUTES * 60,
+        compliance_memory_mb=int(functions["compliance"]["lambda_memory_size"]),
+        compliance_timeout_s=int(functions["compliance"]["lambda_timeout"]),
+        compliance_every_s=triggers.COMPLIANCE_EVERY_MINUTES * 60,
+        lambda_architecture=str(
+            entry.get("lambda_architecture", config.get("lambda_architecture", "x86_64"))
+        ),
     )
 
 
@@ -285,6 +296,26 @@ class _Bill:
     tweets: float
     shards: int
     lines: list[Line] = field(default_factory=list)
+
+    @property
+    def gb_second(self) -> str:
+        """The price name of a Lambda GB-second on the deployment's architecture."""
+        return (
+            "lambda_gb_second_arm64"
+            if self.d.lambda_architecture == "arm64"
+            else ("lambda_gb_second")
+        )
+
+    def add_lambda(self, item: str, gbs: float, requests: float, detail: str) -> None:
+        """A Lambda line: ``gbs`` GB-seconds on the deployment's architecture plus requests."""
+        price = self.gb_second
+        self.add(
+            "Lambda",
+            item,
+            gbs * self.p[price] + requests / 1e6 * self.p["lambda_requests_million"],
+            f"{gbs:,.0f} GB-s ({self.d.lambda_architecture}) + {detail}",
+            f"{price} lambda_requests_million",
+        )
 
     def add(
         self, service: str, item: str, cost: float, detail: str, uses: str, *modes: str
@@ -441,25 +472,23 @@ def _kinesis_lines(bill: _Bill) -> None:
 
 def _lambda_lines(bill: _Bill) -> float:
     """Ingest on its schedule whatever the rate; the consumer per batch (returned)."""
-    tweets_per_second, month_s, tweets, shards, p, m, d = (
+    tweets_per_second, month_s, tweets, shards, m, d = (
         bill.tweets_per_second,
         bill.month_s,
         bill.tweets,
         bill.shards,
-        bill.p,
         bill.m,
         bill.d,
     )
     # Lambda: ingest runs on its schedule whatever the rate; the consumer per batch.
     runs = month_s / d.ingest_every_s
     ingest_gbs = runs * d.ingest_timeout_s * d.ingest_memory_mb / 1024
-    bill.add(
-        "Lambda",
+    bill.add_lambda(
         f"ingest ({d.ingest_timeout_s} s x {d.ingest_memory_mb} MB"
         f" every {d.ingest_every_s // 60} min)",
-        ingest_gbs * p["lambda_gb_second"] + runs / 1e6 * p["lambda_requests_million"],
-        f"{ingest_gbs:,.0f} GB-s + {runs:,.0f} requests",
-        "lambda_gb_second lambda_requests_million",
+        ingest_gbs,
+        runs,
+        f"{runs:,.0f} requests",
     )
     per_shard = tweets_per_second / shards
     gathered_s = max(d.batching_window_s, LAMBDA_POLL_INTERVAL_S)
@@ -467,12 +496,23 @@ def _lambda_lines(bill: _Bill) -> float:
     invocations = tweets / batch
     handler_ms = interpolate({k: v[0] for k, v in m.consumer_batches.items()}, batch)
     consume_gbs = invocations * handler_ms / 1000 * d.consume_memory_mb / 1024
-    bill.add(
-        "Lambda",
+    bill.add_lambda(
         f"consume ({batch:,.0f} records/batch, {handler_ms:,.0f} ms, {d.consume_memory_mb} MB)",
-        consume_gbs * p["lambda_gb_second"] + invocations / 1e6 * p["lambda_requests_million"],
-        f"{consume_gbs:,.0f} GB-s + {invocations:,.0f} requests",
-        "lambda_gb_second lambda_requests_million",
+        consume_gbs,
+        invocations,
+        f"{invocations:,.0f} requests",
+    )
+    # Compliance: each run waits for its X job down to a margin before its timeout, and X
+    # states no processing time; at the cap 19 of 24 hourly runs have a job (78 %,
+    # docs/operations.md). So the bound: every run billed its whole timeout.
+    compliance_runs = month_s / d.compliance_every_s
+    compliance_gbs = compliance_runs * d.compliance_timeout_s * d.compliance_memory_mb / 1024
+    bill.add_lambda(
+        f"compliance ({d.compliance_timeout_s} s x {d.compliance_memory_mb} MB"
+        f" every {d.compliance_every_s // 60} min, at most)",
+        compliance_gbs,
+        compliance_runs,
+        f"{compliance_runs:,.0f} requests",
     )
 
     return batch
@@ -584,12 +624,11 @@ def _purge_lines(bill: _Bill) -> None:
     window_s = PURGE_WINDOW_DAYS * 86400
     read_bytes = window_s * tps * (m.raw_gzip_bytes + m.parquet_bytes)
     gbs = runs * read_bytes / 1e9 * m.purge_seconds_per_gb * d.purge_memory_mb / 1024
-    bill.add(
-        "Lambda",
+    bill.add_lambda(
         f"purge ({read_bytes / MIB:,.0f} MiB a run, {d.purge_memory_mb} MB)",
-        gbs * p["lambda_gb_second"] + runs / 1e6 * p["lambda_requests_million"],
-        f"{gbs:,.0f} GB-s + {runs:,.0f} runs at {m.purge_seconds_per_gb:,.0f} s/GB read",
-        "lambda_gb_second lambda_requests_million",
+        gbs,
+        runs,
+        f"{runs:,.0f} runs at {m.purge_seconds_per_gb:,.0f} s/GB read",
     )
     window_objects = lake_objects_per_month(bill) * window_s / bill.month_s
     deletes = PURGE_DELETED_SHARE * tps * d.purge_every_s

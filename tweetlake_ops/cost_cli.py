@@ -53,9 +53,9 @@ GROUPS = (
 )
 
 
-#: What brought the AWS bill at the cap (3M posts a month) from $67.13 to $29.93, step by
-#: step, each figure from this model with only that setting changed; then what the
-#: curated zone fed by the consumer added, and what paid for it.
+#: What brought the AWS bill at the cap (3M posts a month) from $67.13 to $29.76, step by
+#: step, each figure from this model with only that setting changed: what the curated
+#: zone and the deletion duties added, and what paid for them.
 SIZING = (
     "## Sizing the default stage to the cap",
     "",
@@ -100,11 +100,29 @@ SIZING = (
     " | 29.90 | 0.31 | the crawled `raw/` table learns new partitions only when an"
     " operator runs the crawler (docs/operations.md); backfill, re-drive and the purge"
     " read S3 directly, and the curated table needs no crawler |",
+    "| the deletion duties: the lake purge every 6 hours (its Lambda time and S3"
+    " requests) and the alarms of the purge and the hourly compliance function | 31.34 |"
+    " -1.44 | none: they are what keeps deleted tweets out of the tables and the lake |",
+    "| the compliance function's Lambda time in the model: every hourly run billed its"
+    " whole 300 s at 128 MB (a run waits for X's job and X states no processing time;"
+    " at the cap 19 of 24 runs have a job) | 31.80 | -0.46 | none: a bound, not a change |",
+    "| arm64 for every function (`lambda_architecture` in `.chalice/config.json`,"
+    " Terraform's `lambda_architecture` for the purge's pandas layer) | 30.56 | 1.24 |"
+    " Lambda bills Arm GB-seconds 20 % lower. `chalice package` builds the zip from"
+    " manylinux aarch64 wheels of msgspec and pybase64 (a test checks the extension"
+    " modules are aarch64), which were not run on an Arm CPU here: the first deploy is"
+    " where a wheel problem would show (`…-lambda-errors`). Timings measured on x86_64"
+    " (`docs/measured_inputs.json`) are assumed to hold on Graviton |",
+    "| one errors and one throttles alarm for all functions instead of one of each per"
+    " function (10 alarms to 2) | 29.76 | 0.80 | the alarms watch the account-level"
+    " `AWS/Lambda` metrics (no dimension): they fire for any function of the account and"
+    " region, another stage's too, and do not name the function; docs/operations.md says"
+    " how to find it. Exact in an account per stage. CloudWatch bills per metric, so a"
+    " metric math or Metrics Insights alarm over the five functions would cost as much"
+    " as five alarms |",
     "",
-    "Not done: arm64 (20 % off Lambda GB-seconds, ~$1.1 here): Chalice 1.34 has"
-    " `lambda_architecture` per stage, but packaging msgspec and pybase64 for aarch64 is"
-    " not verified offline. A batching window on the consumer (fewer, larger batches)"
-    " would save under $1 and delay every tweet by the window.",
+    "Not done: a batching window on the consumer (fewer, larger batches) would save under"
+    " $1 and delay every tweet by the window.",
     "",
 )
 

@@ -74,9 +74,15 @@ def test_chalice_package_builds_a_lean_zip(tmp_path: Path) -> None:
     assert "app.py" in tops
     assert "chalicelib" in tops
     assert "twython" in tops
-    # The consumer's compiled decoders, as Linux extension modules Lambda can load.
+    # The functions run on arm64 (.chalice/config.json): the consumer's compiled decoders
+    # are aarch64 Linux extension modules (manylinux wheels), and no x86_64 one slipped in.
     for module in ("msgspec", "pybase64"):
-        assert any(n.startswith(f"{module}/") and "x86_64-linux-gnu.so" in n for n in names)
+        assert any(n.startswith(f"{module}/") and "aarch64-linux-gnu.so" in n for n in names)
+    assert not [n for n in names if n.endswith(".so") and "x86_64" in n]
+    functions = json.loads((tmp_path / "out" / "chalice.tf.json").read_text())["resource"][
+        "aws_lambda_function"
+    ]
+    assert {f["architectures"][0] for f in functions.values()} == {"arm64"}
     assert not {t for t in tops if t.split("-")[0].lower() in HEAVY}
     assert not {"tweetlake_local", "tweetlake_ops", "tests", "bench"} & tops
     # The Lambda runtime provides boto3; bundling it would add about 17 MB.

@@ -36,6 +36,9 @@ def terraform_outputs(stage: str = "prod") -> dict[str, Any]:
             "api_handler": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-api",
             "purge": f"arn:aws:iam::{ACCOUNT}:role/tweetlake-{stage}-purge",
         },
-        "purge_layer_arn": f"arn:aws:lambda:{REGION}:336392948345:layer:AWSSDKPandas-Python311:1",
+        "lambda_architecture": "arm64",
+        "purge_layer_arn": (
+            f"arn:aws:lambda:{REGION}:336392948345:layer:AWSSDKPandas-Python311-Arm64:1"
+        ),
     }
     return {k: {"sensitive": False, "type": "string", "value": v} for k, v in values.items()}

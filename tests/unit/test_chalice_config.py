@@ -87,11 +87,33 @@ def test_writes_the_stage_and_keeps_dev_intact(tmp_path: Path) -> None:
     assert functions["purge"]["layers"] == [_outputs()["purge_layer_arn"]["value"]]
     assert [f for f, s in functions.items() if "layers" in s] == ["purge"]
     assert functions["purge"]["reserved_concurrency"] == 1  # one purge at a time
+    # The functions run on the instruction set the layer was picked for.
+    assert prod["lambda_architecture"] == "arm64"
     env = stage_environment("prod", config_path)
     settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
     assert settings.lake_bucket == BUCKET and settings.stage == "prod"
     # The consumer's lake: the Direct PUT Firehose Terraform created for the stage.
     assert settings.curated_firehose == "tweetlake-prod-curated"
+
+
+def test_the_architecture_is_terraforms_for_the_stage_and_the_files_by_default(
+    tmp_path: Path,
+) -> None:
+    """Terraform picks the pandas layer for its lambda_architecture; the stage follows it.
+    Its default is the file's own top-level setting (dev, and the cost model's)."""
+    default = load_module().variable_defaults()["lambda_architecture"]
+    assert (
+        json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())["lambda_architecture"]
+        == default
+        == "arm64"
+    )
+    project = _project(tmp_path)
+    outputs = _outputs()
+    outputs["lambda_architecture"]["value"] = "x86_64"
+    assert _run(project, tmp_path, outputs) == 0
+    config = json.loads((project / ".chalice" / "config.json").read_text())
+    assert config["stages"]["prod"]["lambda_architecture"] == "x86_64"
+    assert "lambda_architecture" not in config["stages"]["dev"]
 
 
 def test_rerunning_is_idempotent_and_keeps_hand_tuned_settings(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ PRICES = book(
     kinesis_ondemand_gb_out=0.04,
     kinesis_ondemand_extended_retention_gb_month=0.1,
     lambda_gb_second=0.0000166667,
+    lambda_gb_second_arm64=0.0000133334,
     lambda_requests_million=0.2,
     dynamodb_wru_million=0.625,
     dynamodb_rru_million=0.125,
@@ -107,6 +108,9 @@ DEPLOYMENT = Deployment(
     crawler_runs_per_day=1,
     purge_memory_mb=1024,
     purge_every_s=3600,
+    compliance_memory_mb=512,
+    compliance_timeout_s=300,
+    compliance_every_s=3600,
 )
 
 
@@ -133,6 +137,8 @@ def test_arithmetic_on_a_hand_computed_case() -> None:
         ("Lambda", "ingest", 2_628_000 * 0.0000166667 + 4380 / 1e6 * 0.2),
         # 525,600 batches of 5 x 0.1 s x 1 GB
         ("Lambda", "consume", 52_560 * 0.0000166667 + 525_600 / 1e6 * 0.2),
+        # 730 hourly runs, each billed its whole 300 s timeout (the bound) x 0.5 GB
+        ("Lambda", "compliance", 109_500 * 0.0000166667 + 730 / 1e6 * 0.2),
         # tweets 3 WRU (table + 2 GSIs), authors 1.0 a tweet at batch 5, 730 hour items
         ("DynamoDB", "writes", (tweets * 3 + tweets * 1 + 730) / 1e6 * 0.625),
         ("DynamoDB", "consumer reads", tweets * 2 / 1e6 * 0.125),
@@ -167,6 +173,22 @@ def test_arithmetic_on_a_hand_computed_case() -> None:
     with_x = est.total("on-demand", x_api=True)
     assert with_x == pytest.approx(ondemand + 13_140, rel=1e-12)
     assert est.user_reads() == pytest.approx(13_140, rel=1e-12) and not est.contract
+
+
+def test_arm64_bills_every_lambda_line_at_the_arm_price_and_nothing_else() -> None:
+    """GIVEN the hand-computed case on arm64 THEN each Lambda line's GB-seconds cost the
+    Arm price (requests unchanged) and every other line is the same."""
+    x86 = estimate(1, PRICES, MEASURED, DEPLOYMENT)
+    arm = estimate(1, PRICES, MEASURED, replace(DEPLOYMENT, lambda_architecture="arm64"))
+    gbs = {"ingest": 2_628_000, "consume": 52_560, "compliance": 109_500, "purge": 72_658.944}
+    for before, after in zip(x86.lines, arm.lines, strict=True):
+        if before.service != "Lambda":
+            assert after == before
+            continue
+        name = before.item.split()[0]
+        saved = gbs[name] * (0.0000166667 - 0.0000133334)
+        assert before.per_month - after.per_month == pytest.approx(saved, rel=1e-9), name
+        assert after.uses[0] == "lambda_gb_second_arm64" and "(arm64)" in after.detail
 
 
 def test_beyond_the_pay_per_use_cap_x_reads_are_contract_priced() -> None:
@@ -224,10 +246,9 @@ def test_terraform_defaults_the_model_assumes() -> None:
     assert d.buffer_interval_s == defaults["firehose_buffer_interval_s"]
     assert d.raw_buffer_interval_s == defaults["raw_buffer_interval_s"]
     alarms = [k for k in module.resources if k[0] == "aws_cloudwatch_metric_alarm"]
-    per_function = {"lambda_errors", "lambda_throttles"}
-    functions = 5  # ingest, consume, compliance, api_handler, purge (local.lambda_functions)
-    count = sum(functions if name in per_function else 1 for _, name in alarms)
-    assert d.alarms == count
+    # Each alarm is one alarm (no for_each: a per-function set would multiply the bill).
+    assert not [k for k in alarms if "for_each" in module.resource_dict(*k)]
+    assert d.alarms == len(alarms)
     firehoses = [k for k in module.resources if k[0] == "aws_kinesis_firehose_delivery_stream"]
     readers = [k for k in firehoses if "kinesis_source_configuration" in module.resource_dict(*k)]
     assert d.stream_readers == 1 + len(readers)  # the consumer plus each Firehose reading it
@@ -312,16 +333,14 @@ def test_the_bill_at_the_cap_for_the_default_prod_stage_is_at_most_30_dollars() 
     assert "Reading the posts from X costs" in text
     (line,) = [x for x in text.splitlines() if x.startswith("aws_usd_per_month: ")]
     total = float(line.split()[1])
-    # The target was set for the pipeline; the two deletion duties added since come on
-    # top of it and are not yet inside it (the whole deployment is above $30: issue 16
-    # stays open): the purge's two lines and its three alarms (errors, throttles,
-    # overdue), and the compliance function's three alarms (errors, throttles, behind).
+    # The whole deployment, the deletion duties included: the purge's two lines and the
+    # compliance function's Lambda time (bounded by its timeout) are in the total.
     prices = load_prices()
     est = estimate(per_second(3_000_000, prices), prices, load_measured(), load_deployment("prod"))
-    purge = sum(x.per_month for x in est.lines if x.item.startswith("purge"))
-    assert 0 < purge < 5
-    duties = purge + 6 * prices["cloudwatch_alarm_month"]
-    assert total - duties <= 30.0
+    items = [x.item.split()[0] for x in est.lines if x.service == "Lambda"]
+    assert sorted(items) == ["compliance", "consume", "ingest", "purge"]
+    assert total == pytest.approx(est.total("provisioned"), abs=0.005)
+    assert total <= 30.0
 
 
 def test_an_unconfirmed_price_is_starred_and_footnoted_and_only_then() -> None:

@@ -110,8 +110,16 @@ def test_the_alarms_watch_lag_functions_lake_and_quarantine() -> None:
         ("DeliveryToS3.Success", curated),
         ("FailedConversion.Records", curated),
     }
-    for per_function in ("lambda_errors", "lambda_throttles"):
-        assert alarms[per_function]["for_each"] == "${local.lambda_functions}"
+    # Errors and throttles: one alarm each over the account-level metric (no dimension),
+    # which sums every function, so each function of local.lambda_functions (and any
+    # added later) is covered; the description names them for the operator.
+    for name, metric in (("lambda_errors", "Errors"), ("lambda_throttles", "Throttles")):
+        alarm = alarms[name]
+        assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Lambda", metric)
+        assert "dimensions" not in alarm and "for_each" not in alarm
+        assert "values(local.lambda_functions)" in alarm["alarm_description"]
+    lambda_alarms = [a for a in alarms.values() if a.get("metric_name") in {"Errors", "Throttles"}]
+    assert len(lambda_alarms) == 2
     evaluator = load_module().evaluator(tfvars("prod"))
     (query,) = alarms["quarantine"]["metric_query"]
     expression = evaluator.eval_text(f'"{query["expression"]}"')

@@ -51,6 +51,8 @@ RESULT_KEYS = (
     "deleted",
     "suppressed",
     "recovered",
+    "updated",
+    "accounts",
     "quarantined",
     "tweets_written",
     "authors_written",
@@ -115,7 +117,7 @@ def handle_batch(
         client = dynamodb or aws.client("dynamodb", settings.region)
         repo = DynamoLedgerRepository(DynamoRepository(client, backoff or Backoff()), tables)
     counts: dict[str, int] = dict.fromkeys(RESULT_KEYS, 0)
-    if batch.records:
+    if batch.records or batch.accounts:
         counts.update(_store(batch, repo, tables, processed_at))
     counts["records"] = batch.total
     counts["quarantined"] = len(batch.quarantine)

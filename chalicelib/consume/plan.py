@@ -26,6 +26,14 @@ Why counts stay exact with plain ``BatchWriteItem`` puts (no transactions, no
   delete came first and did not know the author, the later copy fills in
   ``replaced``/``deleted_author_id`` so the tombstone ends up as it would have
   had the tweet arrived first.
+* Bluesky posts can be edited: of two versions of one post the one with the
+  higher ``rev`` (the repository revision, a TID that orders one account's
+  commits) is kept, whatever the arrival order (a replay re-sends old
+  frames). The kept item still names the record that created it
+  (``origin``), so the count and the recovery rules above are unchanged.
+* Bluesky account events (:func:`account_rule`) change only the author item:
+  the newest status and handle by the event's ``seq`` (max wins, so a retry
+  or a replay changes nothing). They never move a count.
 * Of two copies of one tweet from one shard the lower sequence number is kept
   (across shards the first one stays: their sequence numbers do not compare), and author
   fields are order-free (count, min first_seen, max last_seen, the profile of
@@ -41,8 +49,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.consume.records import DeleteRecord, Origin, Transformed, TweetRecord
-from chalicelib.dynamo.items import created_hour, hour_item, tombstone_item
+from chalicelib.consume.records import (
+    AccountRecord,
+    DeleteRecord,
+    Origin,
+    Transformed,
+    TweetRecord,
+)
+from chalicelib.dynamo.items import created_hour, created_key, hour_item, tombstone_item
 
 LIVE = "live"
 DELETED = "deleted"
@@ -65,7 +79,14 @@ TWEET_ATTRIBUTES = (
     "processed_at",
     "deleted_author_id",
     "replaced",
+    "rev",
 )
+# What an author item keeps of Bluesky account events: attribute → the envelope
+# fields it holds. Each is replaced only by an event with a higher ``seq``.
+ACCOUNT_FACTS = {
+    "account": ("active", "status", "event_at"),
+    "identity": ("handle", "event_at"),
+}
 
 
 @dataclass
@@ -77,6 +98,18 @@ class AuthorChange:
     profile: tuple[str, dict[str, Any]] | None = None
     first_seen: str | None = None
     last_seen: str | None = None
+    #: Newest account event fact per ACCOUNT_FACTS attribute, with its ``seq``.
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def learn(self, account: AccountRecord) -> None:
+        """Keep the newest (by ``seq``) account or identity event of this batch."""
+        envelope = account.envelope
+        name = str(envelope["event"])
+        fact = {key: envelope[key] for key in ACCOUNT_FACTS[name] if key in envelope}
+        fact["seq"] = int(envelope["seq"])
+        held = self.facts.get(name)
+        if held is None or fact["seq"] > held["seq"]:
+            self.facts[name] = fact
 
     def mark(self, origin: Origin) -> None:
         if origin.seq > self.marks.get(origin.shard, -1):
@@ -112,7 +145,7 @@ def profile_key(tweet: TweetRecord) -> str:
     the later fetch wins.
     """
     ingested = str(tweet.item.get("ingested_at", ""))
-    return f"{tweet.created_at}#{int(tweet.tweet_id):020d}#{ingested}"
+    return f"{created_key(tweet.created_at, tweet.tweet_id)}#{ingested}"
 
 
 def newer_profile(
@@ -148,6 +181,7 @@ def authors_to_read(batch: Transformed, stored_tweets: Mapping[str, Mapping[str,
             author = item.get("author_id") or item.get("deleted_author_id")
             if author:
                 authors.add(str(author))
+    authors.update(account.author_id for account in batch.accounts)
     return authors
 
 
@@ -181,6 +215,8 @@ def plan(
         item = slot.put()
         if item is not None:
             result.content.append((tweets_table, item))
+    for account in batch.accounts:
+        account_rule(planner, account)
 
     known = set(known_hours)
     for hour in sorted(hours_of(batch) - known):
@@ -309,12 +345,24 @@ class _Planner:
             self.counts["stored"] += 1
             self.counts["recovered"] += 1
             return
+        if "rev" in tweet.item:
+            self.revision_onto_live(slot, tweet)
+            return
         # Same shard, lower sequence: an out-of-order delivery; keep the copy
         # in-order delivery keeps. Across shards (a backfill's pseudo shards, a
         # reshard) sequence numbers do not compare: first stays.
         if held is None or (held.shard == origin.shard and origin < held):
             slot.amend(tweet.item)
         self.counts["duplicates"] += 1
+
+    def revision_onto_live(self, slot: _Slot, tweet: TweetRecord) -> None:
+        """live, Bluesky: a higher ``rev`` replaces the content; the item keeps its origin."""
+        held = slot.held
+        if str(tweet.item["rev"]) > str(held.get("rev", "")):
+            slot.amend({**tweet.item, "origin": held["origin"]} if "origin" in held else tweet.item)
+            self.counts["updated"] += 1
+        else:
+            self.counts["duplicates"] += 1
 
     def tweet_onto_tombstone(self, slot: _Slot, tweet: TweetRecord) -> None:
         """deleted: never resurrected; the tombstone may owe or learn something."""
@@ -422,6 +470,20 @@ _RULES: dict[tuple[str, str], _Rule] = {
 }
 
 
+def account_rule(planner: _Planner, account: AccountRecord) -> None:
+    """A Bluesky account or identity event: only the author item learns from it."""
+    planner.change(account.author_id).learn(account)
+    planner.counts["accounts"] += 1
+
+
+def _merge_facts(item: dict[str, Any], change: AuthorChange) -> None:
+    """Order-free: a stored fact is replaced only by one with a higher ``seq``."""
+    for name, fact in change.facts.items():
+        held = item.get(name)
+        if held is None or fact["seq"] > int(held.get("seq", -1)):
+            item[name] = fact
+
+
 def author_item(
     author_id: str, stored: Mapping[str, Any] | None, change: AuthorChange
 ) -> dict[str, Any]:
@@ -446,4 +508,5 @@ def author_item(
         if seq > int(applied.get(shard, -1)):
             applied[shard] = str(seq)
     item["applied"] = applied
+    _merge_facts(item, change)
     return item

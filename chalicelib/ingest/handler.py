@@ -95,7 +95,9 @@ def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
     if envelope["kind"] == "tweet":
         author = envelope.get("author") or {}
         key = str(author.get("id") or tweet_id)
-        return data, key, int(tweet_id) if decode_valid(data) is not None else None
+        # Only X ids checkpoint; a Bluesky record's checkpoint is its frame's cursor.
+        valid = tweet_id.isdigit() and decode_valid(data) is not None
+        return data, key, int(tweet_id) if valid else None
     return data, str(envelope.get("author_id") or tweet_id), None
 
 
@@ -223,8 +225,10 @@ class Ingestor:
         ):
             if item.partial_errors:
                 self._partial(item)
-            if item.envelope is not None and item.kind in ("tweet", "delete"):
+            if item.envelope is not None and item.kind in ("tweet", "delete", "account"):
                 data, key, tweet_id = encode_record(item.envelope)
+                if item.cursor is not None:  # Jetstream: checkpoint the frame's time_us
+                    tweet_id = item.cursor
                 if self._budget is not None and item.kind == "tweet":
                     self._budget.count()
                 try:
@@ -314,7 +318,7 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     kinesis = deps.kinesis or aws.client("kinesis", settings.region)
     s3 = deps.s3 or aws.client("s3", settings.region)
     dynamodb = deps.dynamodb or aws.client("dynamodb", settings.region)
-    checkpoint = Checkpoint(dynamodb, settings.state_table)
+    checkpoint = Checkpoint.for_source(dynamodb, settings.state_table, settings.source)
     previous = checkpoint.read()
     clock = deps.clock or time.monotonic
     source = deps.source or build_source(
@@ -374,6 +378,16 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
     if budget is not None:
         emit(budget.metric(settings.stage), deps.metrics_sink or stdout_line)
+    lag = summary.source.get("lag_s")
+    if lag is not None:  # a cursor source (Jetstream): how far behind the network the run ended
+        emit(
+            emf_document(
+                {"source_lag": (lag, "Seconds")},
+                {"stage": settings.stage},
+                {"event": "ingest_source_lag", "function": "ingest", "run": run_key},
+            ),
+            deps.metrics_sink or stdout_line,
+        )
     if ingestor.source_error is not None:
         # Everything read is in the stream and the checkpoint covers it; the
         # run still fails so the error shows in Lambda's metrics and logs. The

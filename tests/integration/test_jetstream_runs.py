@@ -15,6 +15,7 @@ the accounts carry their newest status; nothing is missing across the gap.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -186,6 +187,17 @@ def consume_everything(aws: AwsHarness) -> Counter[str]:
     return totals
 
 
+def quarantined(aws: AwsHarness) -> list[dict[str, Any]]:
+    """Every quarantine entry in the lake bucket."""
+    s3 = client("s3", aws.settings.region)
+    listed = s3.list_objects_v2(Bucket=aws.settings.lake_bucket, Prefix="quarantine/")
+    entries = []
+    for obj in listed.get("Contents", []):
+        body = s3.get_object(Bucket=aws.settings.lake_bucket, Key=obj["Key"])["Body"].read()
+        entries += [json.loads(line) for line in body.decode("utf-8").splitlines()]
+    return entries
+
+
 def table(aws: AwsHarness, name: str) -> list[dict[str, Any]]:
     dynamodb = client("dynamodb", aws.settings.region)
     return [
@@ -240,13 +252,19 @@ def test_two_scheduled_runs_around_a_killed_one_store_every_post_exactly_once(
         bs.account(C, at(50), 102, True),
         bs.account(B, at(50.5), 103, False, "deactivated"),
     ]
-    jetstream.add(third)
+    # A post whose text is not a string: quarantined with its reason, the run goes on.
+    malformed = bs.commit(A, at(49.5), "create", bs.tid(at(49.5)), record={"text": ["x"]})
+    jetstream.add([*third, malformed])
     summary = scheduled_run(aws, third[-1]["time_us"])
     assert stored_checkpoint(aws) == third[-1]["time_us"]
     # Resumed 5 s before the first run's checkpoint: frames from 14.5 s on
     # (the like is filtered out by the server).
     assert jetstream.requests[-1]["cursor"] == [str(first[-1]["time_us"] - 5_000_000)]
     assert summary["sent"] == 6 + len(second) - 1 + len(third)
+    assert summary["quarantined"] == 1
+    [entry] = quarantined(aws)
+    assert entry["reason"] == "jetstream: record.text is list, not a string"
+    assert json.loads(base64.b64decode(entry["data_b64"])) == malformed
 
     totals = consume_everything(aws)
     assert totals["records"] >= sent_before_kill + summary["sent"]

@@ -165,3 +165,37 @@ def test_malformed_frames_are_invalid_with_a_reason() -> None:
     for line, words in cases.items():
         [item] = normalize_line(line)
         assert item.kind == "invalid" and words in (item.reason or ""), (line, item)
+
+
+def test_jetstream_settings_defaults_and_refusals() -> None:
+    from chalicelib.config import ConfigError
+    from chalicelib.ingest.sources.jetstream import (
+        PUBLIC_INSTANCES,
+        frame_time_us,
+        load_jetstream_settings,
+        subscribe_url,
+    )
+
+    settings = load_jetstream_settings({})
+    assert settings.urls == PUBLIC_INSTANCES and len(PUBLIC_INSTANCES) == 4
+    assert settings.collections == ("app.bsky.feed.post",) and settings.rewind_s == 5
+    url = subscribe_url(
+        "wss://jetstream2.us-west.bsky.network/subscribe",
+        load_jetstream_settings({"TWEETLAKE_JETSTREAM_DIDS": f"{A}, {B}"}),
+        1_725_911_162_329_308,
+    )
+    assert url == (
+        "wss://jetstream2.us-west.bsky.network/subscribe?wantedCollections=app.bsky.feed.post"
+        f"&wantedDids={A.replace(':', '%3A')}&wantedDids={B.replace(':', '%3A')}"
+        "&cursor=1725911162329308"
+    )
+    for variable, value in {
+        "TWEETLAKE_JETSTREAM_URLS": "ws://jetstream.example/subscribe",  # clear text off-host
+        "TWEETLAKE_JETSTREAM_COLLECTIONS": "posts",
+        "TWEETLAKE_JETSTREAM_DIDS": "did:plc:short",
+        "TWEETLAKE_JETSTREAM_REWIND_S": "-1",
+    }.items():
+        with pytest.raises(ConfigError, match=variable):
+            load_jetstream_settings({variable: value})
+    assert frame_time_us('{"did":"d","time_us": 17,"kind":"commit"}') == 17
+    assert frame_time_us(b'{"kind":"commit"}') is None

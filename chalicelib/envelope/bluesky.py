@@ -28,6 +28,7 @@ that cannot become an envelope comes back ``invalid`` with its reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +52,8 @@ _TAG, _MENTION, _LINK = (
     "app.bsky.richtext.facet#link",
 )
 _QUOTE_EMBEDS = ("app.bsky.embed.record", "app.bsky.embed.recordWithMedia")
+#: The envelope's own time form (UTC, milliseconds, Z), which most clients send.
+_CANONICAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 class MalformedEventError(ValueError):
@@ -228,7 +231,9 @@ def created_time(value: Any, time_us: int) -> tuple[str, bool]:
         except ValueError:
             claimed = None
         if claimed is not None and EARLIEST <= claimed <= relay + FUTURE_TOLERANCE:
-            return iso_utc(claimed), False
+            # Clients mostly send the canonical form already: keep it, skip the formatting.
+            canonical = _CANONICAL.fullmatch(value) is not None
+            return (value if canonical else iso_utc(claimed)), False
     return iso_utc(relay), True
 
 

@@ -157,6 +157,9 @@ class Ingestor:
         self._quarantine = quarantine
         self._time_is_up = time_is_up
         self._now = now
+        # A source that resumes from a cursor (Jetstream) checkpoints its frames' cursors;
+        # any other (a replayed file of Jetstream frames) leaves the checkpoint alone.
+        self._cursor_source = bool(getattr(source, "checkpoints_cursor", False))
         self.summary = RunSummary()
         self.source_error: Exception | None = None
 
@@ -227,8 +230,8 @@ class Ingestor:
                 self._partial(item)
             if item.envelope is not None and item.kind in ("tweet", "delete", "account"):
                 data, key, tweet_id = encode_record(item.envelope)
-                if item.cursor is not None:  # Jetstream: checkpoint the frame's time_us
-                    tweet_id = item.cursor
+                if item.cursor is not None and self._cursor_source:
+                    tweet_id = item.cursor  # Jetstream: checkpoint the frame's time_us
                 if self._budget is not None and item.kind == "tweet":
                     self._budget.count()
                 try:

@@ -144,6 +144,8 @@ class JetstreamSource:
     """Yields Jetstream frames as text, one event each ("" while the socket is quiet)."""
 
     source_api = "jetstream"
+    #: The run checkpoints the largest ``time_us`` it sent (chalicelib.ingest.handler).
+    checkpoints_cursor = True
 
     def __init__(
         self,

@@ -76,7 +76,7 @@ def _list(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     secure = parts.scheme == "wss" or (parts.scheme == "ws" and parts.hostname in LOOPBACK_HOSTS)
-    if not parts.hostname or not secure or parts.query:
+    if not parts.hostname or not secure or "?" in url:
         raise ConfigError(
             "TWEETLAKE_JETSTREAM_URLS",
             f"holds {url!r:.80}",

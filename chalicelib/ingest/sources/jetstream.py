@@ -57,7 +57,8 @@ POLL_S = 1.0
 #: Jetstream's limits on filters.
 MAX_COLLECTIONS, MAX_DIDS = 100, 10_000
 _NSID_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*(?:\.[a-zA-Z0-9-]+)+(?:\.\*)?")
-_TIME_US_RE = re.compile(rb'"time_us"\s*:\s*([0-9]{1,20})')
+_TIME_US_RE = re.compile(r'"time_us"\s*:\s*([0-9]{1,20})')
+_TIME_US_BYTES_RE = re.compile(rb'"time_us"\s*:\s*([0-9]{1,20})')
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -123,8 +124,10 @@ def subscribe_url(base: str, settings: JetstreamSettings, cursor_us: int | None)
 
 def frame_time_us(frame: str | bytes) -> int | None:
     """A frame's ``time_us`` without parsing the whole JSON (the cursor to resume from)."""
-    data = frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
-    found = _TIME_US_RE.search(data)
+    if isinstance(frame, str):
+        text = _TIME_US_RE.search(frame)
+        return int(text.group(1)) if text else None
+    found = _TIME_US_BYTES_RE.search(frame)
     return int(found.group(1)) if found else None
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from chalicelib.api.errors import bad_request
 from chalicelib.ids import is_did, is_post_id, is_x_id
@@ -29,9 +30,20 @@ _MS = timedelta(milliseconds=1)
 
 
 def check_id(value: str, what: str) -> str:
-    """A tweet or user id, returned as sent: 1-20 ASCII digits (X), or a Bluesky
-    post id (``<DID>:<rkey>``) for a tweet, a DID for a user. Each family is
-    checked by its own pattern (:mod:`chalicelib.ids`)."""
+    """A tweet or user id: 1-20 ASCII digits (X), or a Bluesky post id
+    (``<DID>:<rkey>``) for a tweet, a DID for a user. Each family is checked by its
+    own pattern (:mod:`chalicelib.ids`).
+
+    Returned percent-decoded: clients may send a DID's colons as ``%3A`` and the
+    path parameter can arrive as sent. Invalid UTF-8 in the escapes is refused.
+    """
+    if "%" in value:
+        try:
+            value = unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            raise bad_request(
+                f"invalid_{what}_id", f"{what} id holds percent-escapes that are not UTF-8"
+            ) from None
     bluesky = is_post_id if what == "tweet" else is_did
     if not (is_x_id(value) or bluesky(value)):
         example = "a DID:rkey" if what == "tweet" else "a DID"

@@ -96,7 +96,7 @@ def _no_params(query_params: Any) -> None:
 @answer
 def get_tweet(tweet_id: str, query_params: Any = None) -> Response:
     _no_params(query_params)
-    params.check_id(tweet_id, "tweet")
+    tweet_id = params.check_id(tweet_id, "tweet")
     settings = get_settings()
     reader = _reader(settings)
     item = reader.tweet(tweet_id)
@@ -118,7 +118,7 @@ def _check_active(author: dict[str, Any] | None, user_id: str | None) -> None:
 @answer
 def get_user(user_id: str, query_params: Any = None) -> Response:
     _no_params(query_params)
-    params.check_id(user_id, "user")
+    user_id = params.check_id(user_id, "user")
     settings = get_settings()
     item = _reader(settings).author(user_id)
     if item is None:
@@ -156,7 +156,7 @@ def _served(page: Page, reader: Reader) -> Page:
 
 @answer
 def list_user_tweets(user_id: str, query_params: Any = None) -> Response:
-    params.check_id(user_id, "user")
+    user_id = params.check_id(user_id, "user")
     settings = get_settings()
     listing = _Listing.parse(query_params, f"user:{user_id}", settings)
     reader = _reader(settings)

@@ -211,3 +211,13 @@ def test_openapi_document_is_valid_and_docs_page_is_self_contained() -> None:
     assert "<script" not in page and "src=" not in page and "@import" not in page
     for operation in ("listTweets", "getTweet", "getUser", "listUserTweets", "getHealth"):
         assert f'id="op-{operation}"' in page
+
+
+def test_ids_arrive_percent_encoded_and_are_checked_decoded() -> None:
+    did = "did:plc:" + "a" * 24
+    assert params.check_id(did.replace(":", "%3A"), "user") == did
+    assert params.check_id(f"{did}%3A3lqk7ljub322b", "tweet") == f"{did}:3lqk7ljub322b"
+    assert params.check_id("%31%32", "tweet") == "12"
+    for bad in ("%ff%fe", "did%3Aplc%3Ashort", "12%0A"):
+        with _Refused("invalid_tweet_id"):
+            params.check_id(bad, "tweet")

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
 
 from chalicelib.api.errors import bad_request
 from chalicelib.ids import is_did, is_post_id, is_x_id
@@ -27,6 +26,7 @@ _DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # RFC 3339 allows a leap second (23:59:60); Python's datetime does not.
 _LEAP_SECOND_RE = re.compile(r"(?<=[Tt ]\d{2}:\d{2}:)60")
 _MS = timedelta(milliseconds=1)
+_COLON_ESCAPE = re.compile("%3A", re.IGNORECASE)
 
 
 def check_id(value: str, what: str) -> str:
@@ -34,16 +34,11 @@ def check_id(value: str, what: str) -> str:
     (``<DID>:<rkey>``) for a tweet, a DID for a user. Each family is checked by its
     own pattern (:mod:`chalicelib.ids`).
 
-    Returned percent-decoded: clients may send a DID's colons as ``%3A`` and the
-    path parameter can arrive as sent. Invalid UTF-8 in the escapes is refused.
+    Returned with ``%3A`` read as ``:``: clients may escape a DID's colons in a path,
+    and the path parameter arrives as sent. No other escape is read (``/tweets/%31``
+    stays a bad id: an id is sent as its plain characters).
     """
-    if "%" in value:
-        try:
-            value = unquote(value, errors="strict")
-        except UnicodeDecodeError:
-            raise bad_request(
-                f"invalid_{what}_id", f"{what} id holds percent-escapes that are not UTF-8"
-            ) from None
+    value = _COLON_ESCAPE.sub(":", value)
     bluesky = is_post_id if what == "tweet" else is_did
     if not (is_x_id(value) or bluesky(value)):
         example = "a DID:rkey" if what == "tweet" else "a DID"

@@ -16,7 +16,15 @@ the start-up check cannot see it: the stream answers 429 TooManyConnections,
 the source clears the slot (``DELETE /2/connections/all``) and reconnects, on
 real time and real sockets (loopback), instead of the 60 s rate-limit wait.
 
-    python -m bench.stream [--lines 100000]
+``jetstream_events_per_cpu_s`` is the same path for Bluesky: a loopback
+Jetstream instance (:mod:`tests.support.fake_jetstream`, its own process)
+replays 20,000 events (posts with facets after CJK and emoji text, replies; updates,
+deletes, account events) from a cursor over a real websocket; this process reads them
+through :class:`JetstreamSource`, normalizes (``chalicelib.envelope.bluesky``),
+encodes and hands them to the producer. CPU time (``time.process_time``, the
+websocket client's reader thread included) per event.
+
+    python -m bench.stream [--lines 100000] [--events 20000]
 """
 
 from __future__ import annotations
@@ -170,9 +178,99 @@ def stale_connection_recovery() -> float:
         return elapsed
 
 
+def jetstream_frames(count: int) -> list[dict[str, Any]]:
+    """``count`` Jetstream events: posts by 500 accounts (tags and mentions after CJK and
+    emoji text, every tenth a reply), and among them updates, deletes and account events."""
+    from tests.support import bluesky as bs
+
+    start = 1_748_779_200_000_000
+    authors = [bs.did(n) for n in range(500)]
+    frames: list[dict[str, Any]] = []
+    for n in range(count):
+        time_us = start + n * 1_000
+        author = authors[n % 500]
+        if n % 50 == 7:
+            frames.append(bs.account(author, time_us, n, n % 100 != 7, "deactivated"))
+            continue
+        if n % 25 == 3 and frames[-1]["kind"] == "commit":
+            old = frames[-1]
+            op = "delete" if n % 2 else "update"
+            record = None if op == "delete" else old["commit"].get("record")
+            frames.append(bs.commit(old["did"], time_us, op, old["commit"]["rkey"], record=record))
+            continue
+        text = f"湖のほとり 🌊 post {n} #lakes with @friend{n % 97}.test"
+        encoded = text.encode()
+        tag, at = encoded.index(b"#lakes"), encoded.index(b"@")
+        mention = {"$type": "app.bsky.richtext.facet#mention", "did": authors[(n + 1) % 500]}
+        facets = [
+            {"index": {"byteStart": tag, "byteEnd": tag + 6},
+             "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "lakes"}]},
+            {"index": {"byteStart": at, "byteEnd": len(encoded)}, "features": [mention]},
+        ]  # fmt: skip
+        record = bs.post_record(text, bs.iso(time_us), facets=facets)
+        if n % 10 == 1 and frames and frames[-1]["kind"] == "commit":
+            parent = frames[-1]
+            uri = f"at://{parent['did']}/app.bsky.feed.post/{parent['commit']['rkey']}"
+            record["reply"] = {"root": {"uri": uri, "cid": "c"}, "parent": {"uri": uri, "cid": "c"}}
+        frames.append(
+            bs.commit(author, time_us, "create", bs.tid(time_us, n % 1024), record=record)
+        )
+    return frames
+
+
+def _serve_jetstream(count: int, ready: Any, done: Any) -> None:
+    from tests.support.fake_jetstream import FakeJetstream
+
+    frames = jetstream_frames(count)
+    with FakeJetstream() as server:
+        server.add(frames)
+        ready.put((server.url, frames[0]["time_us"], frames[-1]["time_us"]))
+        done.wait(300)
+
+
+def jetstream_events_per_cpu_s(count: int) -> tuple[float, int]:
+    """Events per CPU second, loopback Jetstream → source → normalize → producer."""
+    from chalicelib.ingest.sources.jetstream import JetstreamSettings, JetstreamSource
+
+    # The frames are dated 2025: the source's "older than the replay window" warning is
+    # true, and beside the point here.
+    logging.getLogger("chalicelib.ingest.sources.jetstream").setLevel(logging.ERROR)
+    ctx = multiprocessing.get_context("spawn")
+    ready, done = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve_jetstream, args=(count, ready, done), daemon=True)
+    server.start()
+    try:
+        url, first_us, last_us = ready.get(timeout=120)
+        source = JetstreamSource(JetstreamSettings(urls=(url,), rewind_s=0), checkpoint_us=first_us)
+        kinesis = AcceptingKinesis()
+        producer = KinesisProducer(kinesis, "bench", linger_s=0.5)
+        events = sent = 0
+        cpu = time.process_time()
+        for frame in source.lines():
+            if not frame:
+                continue
+            events += 1
+            for item in normalize_line(frame, source_api="jetstream"):
+                if item.envelope is not None:
+                    data, key, _ = encode_record(item.envelope)
+                    producer.put(data, key, tweet_id=item.cursor)
+                    sent += 1
+                if item.cursor == last_us:
+                    source.stop()
+        producer.flush()
+        cpu = time.process_time() - cpu
+    finally:
+        done.set()
+        server.join(10)
+    if events != count or kinesis.records != sent or producer.max_tweet_id_sent != last_us:
+        raise SystemExit(f"read {events} of {count} events, sent {kinesis.records} of {sent}")
+    return events / cpu, events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args()
     n, wall, cpu, size = run(args.lines, into_producer=False)
     print(f"stream_read_tweets_per_s: {n / wall:,.0f} tweets/s")
@@ -184,6 +282,9 @@ def main() -> None:
     print(f"stream_to_producer_tweets: {n} tweets")
     print(f"connect_after_stale_connection_s: {stale_connection_recovery():.3f} s")
     print(f"ingest_peak_rss: {ingest_peak_rss_mib(args.lines):.0f} MiB")
+    rate, events = jetstream_events_per_cpu_s(args.events)
+    print(f"jetstream_events_per_cpu_s: {rate:,.0f} events")
+    print(f"jetstream_events: {events} events")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-SOURCES = ("synthetic", "replay", "v2", "v1.1")
+SOURCES = ("synthetic", "replay", "v2", "v1.1", "bluesky")
 
 # The functions' triggers, declared on app.py's decorators and read from here by
 # the local mode's poller and scheduler and by the cost model, so none can drift.

@@ -242,6 +242,13 @@ data "aws_iam_policy_document" "api" {
     ]
   }
 
+  # A feed page holding Bluesky posts reads their accounts' status in one call.
+  statement {
+    sid       = "AuthorStatus"
+    actions   = ["dynamodb:BatchGetItem"]
+    resources = [aws_dynamodb_table.authors.arn]
+  }
+
   statement {
     sid       = "Health"
     actions   = ["dynamodb:DescribeTable"]

@@ -42,3 +42,11 @@ def shared_lines(name: str) -> list[str]:
 def own_lines(name: str) -> list[str]:
     text = (OWN_TWITTER / name).read_text(encoding="utf-8")
     return text.splitlines() if name.endswith(".jsonl") else [text]
+
+
+OWN_BLUESKY = REPO_ROOT / "tests" / "fixtures" / "bluesky"
+
+
+def bluesky_lines(name: str = "jetstream_events.jsonl") -> list[str]:
+    """An own Jetstream fixture: one frame per line, as the websocket sends them."""
+    return (OWN_BLUESKY / name).read_text(encoding="utf-8").splitlines()

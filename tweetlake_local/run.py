@@ -256,11 +256,28 @@ def _live_setup(
     return f"live X {env['TWEETLAKE_SOURCE']} stream", False
 
 
+def _bluesky_setup(
+    args: argparse.Namespace, environ: Mapping[str, str], env: dict[str, str]
+) -> tuple[str, bool]:
+    """Jetstream needs no credentials; TWEETLAKE_JETSTREAM_* settings pass through,
+    checked here so a bad one stops the run before anything starts."""
+    from chalicelib.config import ConfigError
+    from chalicelib.ingest.sources.jetstream import load_jetstream_settings
+
+    try:
+        settings = load_jetstream_settings(environ)
+    except ConfigError as exc:
+        raise LocalConfigError(str(exc)) from exc
+    where = settings.urls[0] if len(settings.urls) == 1 else f"{len(settings.urls)} instances"
+    return f"live Bluesky Jetstream ({where})", False
+
+
 SOURCE_SETUPS: dict[str, SourceSetup] = {
     "replay": _replay_setup,
     "synthetic": _synthetic_setup,
     "v2": _live_setup,
     "v1.1": _live_setup,
+    "bluesky": _bluesky_setup,
 }
 
 
@@ -716,9 +733,10 @@ def add_run_command(sub: Any) -> None:
     src.add_argument("--replay", metavar="FILE", help="replay a JSON-lines file of raw payloads")
     src.add_argument(
         "--source",
-        choices=("auto", "synthetic", "replay", "v2", "v1.1"),
+        choices=("auto", "synthetic", "replay", "v2", "v1.1", "bluesky"),
         default="auto",
-        help="auto: live X if TWITTER_* credentials are set, else synthetic",
+        help="auto: live X if TWITTER_* credentials are set, else synthetic;"
+        " bluesky: Bluesky's public Jetstream (no account)",
     )
     src.add_argument(
         "--tweets",

@@ -168,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source",
         default="v2",
-        choices=("v2", "v1.1", "synthetic", "replay"),
-        help="tweet source of the stage (default v2: the live filtered stream)",
+        choices=("v2", "v1.1", "synthetic", "replay", "bluesky"),
+        help="tweet source of the stage (default v2: the live filtered stream;"
+        " bluesky: Bluesky's Jetstream, no account)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the stage, write nothing")
     args = parser.parse_args(argv)

@@ -241,6 +241,8 @@ class Estimate:
     shards: int
     batch_records: float
     lines: tuple[Line, ...]
+    #: Where the posts come from: ``x`` (billed reads) or ``bluesky`` (Jetstream, free).
+    source: str = "x"
 
     def total(self, mode: str, *, x_api: bool = False) -> float:
         return sum(
@@ -331,8 +333,10 @@ def estimate(
     deployment: Deployment,
     *,
     athena_runs_per_day: float = 24,
+    source: str = "x",
 ) -> Estimate:
-    """The month's bill, line by line, at ``tweets_per_second``."""
+    """The month's bill, line by line, at ``tweets_per_second`` read from ``source``
+    (``x``: billed post reads; ``bluesky``: Jetstream, no read charge)."""
     if tweets_per_second <= 0:
         raise ValueError("tweets per second must be > 0")
     hours = prices.hours_per_month
@@ -348,14 +352,16 @@ def estimate(
             tweets_per_second, measured.record_bytes, deployment.stream_readers
         ),
     )
-    _x_lines(bill)
+    (_bluesky_lines if source == "bluesky" else _x_lines)(bill)
     _kinesis_lines(bill)
     batch = _lambda_lines(bill)
     _dynamodb_lines(bill, batch)
     _firehose_and_s3_lines(bill)
     _athena_and_other_lines(bill, athena_runs_per_day)
     _purge_lines(bill)
-    return Estimate(tweets_per_second, bill.tweets, bill.shards, batch, tuple(bill.lines))
+    return Estimate(
+        tweets_per_second, bill.tweets, bill.shards, batch, tuple(bill.lines), source=source
+    )
 
 
 def _x_lines(bill: _Bill) -> None:
@@ -391,6 +397,17 @@ def _x_lines(bill: _Bill) -> None:
         f"{users:,.0f} authors x ${p['x_user_read']}",
         "x_user_read",
         USER_READS_MODE,
+    )
+
+
+def _bluesky_lines(bill: _Bill) -> None:
+    """Jetstream is free and needs no account: one line that says so, for zero."""
+    bill.add(
+        "Bluesky",
+        "post reads (Jetstream: free, no account)",
+        0.0,
+        f"{bill.tweets:,.0f} posts x $0",
+        "bluesky_posts_per_day",
     )
 
 

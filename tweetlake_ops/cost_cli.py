@@ -201,6 +201,8 @@ def render_text(
 
 def _x_summary(est: Estimate, aws: float, mode: str) -> list[str]:
     """The X side next to the AWS total of the stage's stream mode."""
+    if est.source == "bluesky":
+        return ["Bluesky posts are read from Jetstream for free: the AWS side is the whole bill."]
     if est.contract:
         return [
             f"{est.tweets_per_month:,.0f} posts a month is beyond the pay-per-use cap: only X"
@@ -218,17 +220,35 @@ def _x_summary(est: Estimate, aws: float, mode: str) -> list[str]:
 
 
 def _point(e: Estimate) -> str:
+    if e.source == "bluesky":
+        return f"Bluesky, {e.tweets_per_second * 86_400 / 1e6:,.2g}M posts/day"
     return f"{e.tweets_per_month / 1e6:,.3g}M posts/month"
 
 
 def _x_cell(e: Estimate, value: float) -> str:
+    if e.source == "bluesky":
+        return "none"
     return "contract" if e.contract else _money(value)
+
+
+def _plan(e: Estimate) -> str:
+    if e.source == "bluesky":
+        return "none: Jetstream"
+    return "Enterprise" if e.contract else "pay-per-use"
+
+
+def bluesky_estimate(
+    prices: PriceBook, measured: Measured, deployment: Deployment, **kwargs: float
+) -> Estimate:
+    """The whole Bluesky network's posts, read from Jetstream (no read charge)."""
+    rate = prices["bluesky_posts_per_day"] / 86_400
+    return estimate(rate, prices, measured, deployment, source="bluesky", **kwargs)
 
 
 def render_table(estimates: Sequence[Estimate], markdown: bool) -> str:
     heads = [_point(e) for e in estimates]
     rows: list[list[str]] = [
-        ["X plan", *["Enterprise" if e.contract else "pay-per-use" for e in estimates]],
+        ["X plan", *[_plan(e) for e in estimates]],
         ["tweets per second", *[f"{e.tweets_per_second:,.2f}" for e in estimates]],
     ]
     for name, pick in GROUPS:
@@ -283,8 +303,9 @@ def render_markdown(
     prices_path: Path,
     measured_path: Path,
 ) -> str:
-    """The whole of docs/cost.md."""
+    """The whole of docs/cost.md (with a Bluesky column after X's operating points)."""
     points = ", ".join(_point(e) for e in estimates)
+    bluesky = bluesky_estimate(prices, measured, deployment)
     parts = [
         "# What tweetlake costs",
         "",
@@ -304,7 +325,13 @@ def render_markdown(
         " table). Whether the author objects of `expansions=author_id` are billed as user"
         " reads is not documented: that line is kept apart and never in a total.",
         "",
-        render_table(estimates, markdown=True),
+        render_table([*estimates, bluesky], markdown=True),
+        "",
+        f"**{_point(bluesky)} cost nothing to read.** The last column is the whole Bluesky"
+        " network's posts from Jetstream (`TWEETLAKE_SOURCE=bluesky`, docs/bluesky.md): free,"
+        " no account, so the AWS side is the whole bill. The record, item and Parquet sizes"
+        " are the ones measured on X envelopes; Bluesky records carry a smaller raw payload,"
+        " so the size-driven lines are an upper bound.",
         "",
         "How to read it:",
         "",
@@ -478,9 +505,10 @@ def cost_command(args: argparse.Namespace) -> int:
                 end="",
             )
         else:
-            print(render_table(estimates, markdown=False))
+            bluesky = bluesky_estimate(prices, measured, deployment, **kwargs)
+            print(render_table([*estimates, bluesky], markdown=False))
         return 0
-    est = estimate(rate, prices, measured, deployment, **kwargs)
+    est = estimate(rate, prices, measured, deployment, source=args.source, **kwargs)
     print(render_text(est, prices, measured, deployment, prices_path, measured_path))
     return 0
 
@@ -503,6 +531,12 @@ def add_cost_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         type=positive,
         default=3_000_000.0,
         help="posts read a month (default 3000000: X's pay-per-use cap)",
+    )
+    cost_p.add_argument(
+        "--source",
+        choices=("x", "bluesky"),
+        default="x",
+        help="where the posts come from: x (billed reads) or bluesky (Jetstream, free)",
     )
     cost_p.add_argument(
         "--table",

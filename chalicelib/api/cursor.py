@@ -47,9 +47,13 @@ MAX_CURSOR_CHARS = 512
 SIGNATURE_BYTES = 16
 KEY_PARAMETER_VAR = "TWEETLAKE_CURSOR_KEY_PARAMETER"
 
-KEY_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#\d{20}")
+# The id part of a key bound: 20 digits (X), "~" (above every id), or a Bluesky
+# DID:rkey whose last character was stepped down, then "~" (chalicelib.api.keys).
+KEY_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#(?:\d{20}|~|did:[a-z0-9:.\-`]{1,300}~)"
+)
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-SCOPE_RE = re.compile(r"feed|user:[0-9]{1,20}")
+SCOPE_RE = re.compile(r"feed|user:(?:[0-9]{1,20}|did:[a-z0-9:.\-]{1,270})")
 _B64_RE = re.compile(r"[A-Za-z0-9_-]+")
 _PARAM_NAME_RE = re.compile(r"[a-zA-Z0-9_.\-/]{1,2048}")
 _FIELDS = {"v", "scope", "since", "until", "high"}

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.api.errors import bad_request
+from chalicelib.ids import is_did, is_post_id, is_x_id
 from chalicelib.timeutil import iso_utc
 
-ID_RE = re.compile(r"[0-9]{1,20}")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 # Longest value accepted for any query parameter: cursors are ~300 characters.
@@ -26,14 +26,26 @@ _DATE_ONLY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # RFC 3339 allows a leap second (23:59:60); Python's datetime does not.
 _LEAP_SECOND_RE = re.compile(r"(?<=[Tt ]\d{2}:\d{2}:)60")
 _MS = timedelta(milliseconds=1)
+_COLON_ESCAPE = re.compile("%3A", re.IGNORECASE)
 
 
 def check_id(value: str, what: str) -> str:
-    """A tweet or user id: 1-20 ASCII digits, returned as sent."""
-    if not ID_RE.fullmatch(value):
+    """A tweet or user id: 1-20 ASCII digits (X), or a Bluesky post id
+    (``<DID>:<rkey>``) for a tweet, a DID for a user. Each family is checked by its
+    own pattern (:mod:`chalicelib.ids`).
+
+    Returned with ``%3A`` read as ``:``: clients may escape a DID's colons in a path,
+    and the path parameter arrives as sent. No other escape is read (``/tweets/%31``
+    stays a bad id: an id is sent as its plain characters).
+    """
+    value = _COLON_ESCAPE.sub(":", value)
+    bluesky = is_post_id if what == "tweet" else is_did
+    if not (is_x_id(value) or bluesky(value)):
+        example = "a DID:rkey" if what == "tweet" else "a DID"
         raise bad_request(
             f"invalid_{what}_id",
-            f"{what} id must be 1-20 digits (ids are decimal strings), got {value[:40]!r}",
+            f"{what} id must be 1-20 digits (X ids are decimal strings) or {example}"
+            f" (Bluesky), got {value[:40]!r}",
         )
     return value
 

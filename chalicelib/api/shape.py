@@ -28,6 +28,11 @@ def _string(av: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def string_of(av: Any) -> str | None:
+    """A string attribute's value (None when absent or not a string): for the views."""
+    return _string(av)
+
+
 def _bigint(av: Any) -> int | None:
     value = av.get("N") if isinstance(av, dict) else None
     if isinstance(value, str) and _INT_RE.fullmatch(value):
@@ -122,8 +127,29 @@ def tweet(item: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _fact(item: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Bluesky account fact of an author item (``account``, ``identity``), or {}."""
+    value = item.get(name)
+    fact = value.get("M") if isinstance(value, dict) else None
+    return fact if isinstance(fact, dict) else {}
+
+
+def suppressed_status(item: dict[str, Any] | None) -> str | None:
+    """Why a Bluesky account's posts are not served (``takendown``…), or None.
+
+    The newest account event said ``active: false``; an account that comes back
+    active is served again. X authors never carry the fact.
+    """
+    account = _fact(item or {}, "account")
+    if _boolean(account.get("active")) is False:
+        return _string(account.get("status")) or "inactive"
+    return None
+
+
 def user(item: dict[str, Any]) -> dict[str, Any]:
     """The public form of an authors-table item."""
+    account = _fact(item, "account")
+    status = suppressed_status(item) or ("active" if account else None)
     return {
         "user_id": _string(item.get("author_id")),
         "profile": _profile_converter()(item.get("profile")),
@@ -131,4 +157,6 @@ def user(item: dict[str, Any]) -> dict[str, Any]:
         "first_seen": _timestamp(item.get("first_seen")),
         "last_seen": _timestamp(item.get("last_seen")),
         "tweet_count": _bigint(item.get("tweet_count")) or 0,
+        "handle": _string(_fact(item, "identity").get("handle")),
+        "account_status": status,
     }

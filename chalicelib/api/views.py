@@ -96,18 +96,29 @@ def _no_params(query_params: Any) -> None:
 @answer
 def get_tweet(tweet_id: str, query_params: Any = None) -> Response:
     _no_params(query_params)
-    params.check_id(tweet_id, "tweet")
+    tweet_id = params.check_id(tweet_id, "tweet")
     settings = get_settings()
-    item = _reader(settings).tweet(tweet_id)
+    reader = _reader(settings)
+    item = reader.tweet(tweet_id)
     if item is None:
         raise ApiError(404, "not_found", f"no tweet {tweet_id} is stored (or it was deleted)")
+    if not tweet_id.isdigit():  # Bluesky: not while its account is taken down or inactive
+        author = shape.string_of(item.get("author_id"))
+        _check_active(reader.author(author) if author else None, author)
     return json_response(shape.tweet(item), cache_control=CACHE_ITEM)
+
+
+def _check_active(author: dict[str, Any] | None, user_id: str | None) -> None:
+    """404 for the posts of a Bluesky account whose newest status is not active."""
+    status = shape.suppressed_status(author)
+    if status is not None:
+        raise ApiError(404, "not_found", f"the posts of {user_id} are not served: account {status}")
 
 
 @answer
 def get_user(user_id: str, query_params: Any = None) -> Response:
     _no_params(query_params)
-    params.check_id(user_id, "user")
+    user_id = params.check_id(user_id, "user")
     settings = get_settings()
     item = _reader(settings).author(user_id)
     if item is None:
@@ -119,16 +130,38 @@ def get_user(user_id: str, query_params: Any = None) -> Response:
 def list_tweets(query_params: Any = None) -> Response:
     settings = get_settings()
     listing = _Listing.parse(query_params, "feed", settings)
-    page = _reader(settings).feed(listing.low, listing.high, listing.limit)
-    return listing.respond(page, settings)
+    reader = _reader(settings)
+    page = reader.feed(listing.low, listing.high, listing.limit)
+    return listing.respond(_served(page, reader), settings)
+
+
+def _served(page: Page, reader: Reader) -> Page:
+    """The page without the posts of inactive Bluesky accounts (one read of their authors).
+
+    The cursor still follows the last item read, so a page may hold fewer items.
+    """
+    dids = {
+        author
+        for item in page.items
+        if (author := shape.string_of(item.get("author_id"))) and author.startswith("did:")
+    }
+    if not dids:
+        return page
+    hidden = {did for did, item in reader.authors(dids).items() if shape.suppressed_status(item)}
+    if not hidden:
+        return page
+    kept = [i for i in page.items if shape.string_of(i.get("author_id")) not in hidden]
+    return Page(kept, page.next_high)
 
 
 @answer
 def list_user_tweets(user_id: str, query_params: Any = None) -> Response:
-    params.check_id(user_id, "user")
+    user_id = params.check_id(user_id, "user")
     settings = get_settings()
     listing = _Listing.parse(query_params, f"user:{user_id}", settings)
     reader = _reader(settings)
+    if user_id.startswith("did:"):
+        _check_active(reader.author(user_id), user_id)
     page = reader.timeline(user_id, listing.low, listing.high, listing.limit)
     # An empty first page is the only place an unknown user and a user with no
     # stored tweets look alike: one GetItem tells them apart (still <= limit+1 reads).

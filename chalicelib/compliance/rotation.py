@@ -138,7 +138,9 @@ class Rotation:
         )
         for page in pages:
             for item in page["Items"]:
-                yield tweet_id_of(item["created_key"]["S"])
+                tweet_id = tweet_id_of(item["created_key"]["S"])
+                if tweet_id.isdigit():  # X's compliance knows X ids; Bluesky deletes come live
+                    yield tweet_id
 
     def mark_checked(self, hours: list[str], job_id: str) -> None:
         at = iso_utc(self._now())

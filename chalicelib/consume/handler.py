@@ -52,6 +52,8 @@ RESULT_KEYS = (
     "deleted",
     "suppressed",
     "recovered",
+    "updated",
+    "accounts",
     "quarantined",
     "tweets_written",
     "authors_written",
@@ -120,7 +122,7 @@ def handle_batch(
         client = dynamodb or aws.client("dynamodb", settings.region)
         repo = DynamoLedgerRepository(DynamoRepository(client, backoff or Backoff()), tables)
     counts: dict[str, int] = dict.fromkeys(RESULT_KEYS, 0)
-    if batch.records:
+    if batch.records or batch.accounts:
         writes = _store(batch, repo, tables, processed_at)
         counts.update(writes.counts)
         counts["lake_rows"] = _publish(writes, lake, settings, backoff)

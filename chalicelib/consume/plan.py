@@ -26,6 +26,14 @@ Why counts stay exact with plain ``BatchWriteItem`` puts (no transactions, no
   delete came first and did not know the author, the later copy fills in
   ``replaced``/``deleted_author_id`` so the tombstone ends up as it would have
   had the tweet arrived first.
+* Bluesky posts can be edited: of two versions of one post the one with the
+  higher ``rev`` (the repository revision, a TID that orders one account's
+  commits) is kept, whatever the arrival order (a replay re-sends old
+  frames). The kept item still names the record that created it
+  (``origin``), so the count and the recovery rules above are unchanged.
+* Bluesky account events (:func:`account_rule`) change only the author item:
+  the newest status and handle by the event's ``seq`` (max wins, so a retry
+  or a replay changes nothing). They never move a count.
 * Of two copies of one tweet from one shard the lower sequence number is kept
   (across shards the first one stays: their sequence numbers do not compare), and author
   fields are order-free (count, min first_seen, max last_seen, the profile of
@@ -42,8 +50,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.consume.lake import tombstone_row, tweet_row
-from chalicelib.consume.records import DeleteRecord, Origin, Transformed, TweetRecord
-from chalicelib.dynamo.items import created_hour, hour_item, tombstone_item
+from chalicelib.consume.records import (
+    AccountRecord,
+    DeleteRecord,
+    Origin,
+    Transformed,
+    TweetRecord,
+)
+from chalicelib.dynamo.items import created_hour, created_key, hour_item, tombstone_item
 from chalicelib.purge.requests import request_item
 
 LIVE = "live"
@@ -69,7 +83,14 @@ TWEET_ATTRIBUTES = (
     "processed_at",
     "deleted_author_id",
     "replaced",
+    "rev",
 )
+# What an author item keeps of Bluesky account events: attribute → the envelope
+# fields it holds. Each is replaced only by an event with a higher ``seq``.
+ACCOUNT_FACTS = {
+    "account": ("active", "status", "event_at"),
+    "identity": ("handle", "event_at"),
+}
 
 
 @dataclass
@@ -81,6 +102,18 @@ class AuthorChange:
     profile: tuple[str, dict[str, Any]] | None = None
     first_seen: str | None = None
     last_seen: str | None = None
+    #: Newest account event fact per ACCOUNT_FACTS attribute, with its ``seq``.
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def learn(self, account: AccountRecord) -> None:
+        """Keep the newest (by ``seq``) account or identity event of this batch."""
+        envelope = account.envelope
+        name = str(envelope["event"])
+        fact = {key: envelope[key] for key in ACCOUNT_FACTS[name] if key in envelope}
+        fact["seq"] = int(envelope["seq"])
+        held = self.facts.get(name)
+        if held is None or fact["seq"] > held["seq"]:
+            self.facts[name] = fact
 
     def mark(self, origin: Origin) -> None:
         if origin.seq > self.marks.get(origin.shard, -1):
@@ -118,7 +151,7 @@ def profile_key(tweet: TweetRecord) -> str:
     the later fetch wins.
     """
     ingested = str(tweet.item.get("ingested_at", ""))
-    return f"{tweet.created_at}#{int(tweet.tweet_id):020d}#{ingested}"
+    return f"{created_key(tweet.created_at, tweet.tweet_id)}#{ingested}"
 
 
 def newer_profile(
@@ -154,6 +187,7 @@ def authors_to_read(batch: Transformed, stored_tweets: Mapping[str, Mapping[str,
             author = item.get("author_id") or item.get("deleted_author_id")
             if author:
                 authors.add(str(author))
+    authors.update(account.author_id for account in batch.accounts)
     return authors
 
 
@@ -194,6 +228,9 @@ def plan(
             result.content.append((state_table, purge_request(slot.held, records, processed_at)))
             result.counts["purge_requests"] += 1
 
+    for account in batch.accounts:
+        account_rule(planner, account)
+
     known = set(known_hours)
     for hour in sorted(hours_of(batch) - known):
         result.content.append((state_table, hour_item(hour)))
@@ -232,20 +269,31 @@ def lake_row(slot: _Slot, records: list[TweetRecord | DeleteRecord]) -> dict[str
     Decided from the item's final state, not from the transitions, so a retried
     batch publishes the same rows again rather than nothing (the writes may have
     landed before the publishing failed). A live item publishes the batch's copy
-    that it holds; a tombstone this batch wrote publishes a row hiding the tweet
-    when it knows the tweet's creation time (the partition the tweet's row is in);
-    a delete for a tweet never stored has nothing to hide.
+    that it holds (a Bluesky edit's newer revision included); a tombstone this batch
+    wrote publishes a row hiding the tweet when it knows the tweet's creation time
+    (the partition the tweet's row is in); a delete for a tweet never stored has
+    nothing to hide.
     """
     if slot.state == ABSENT:
         return None
     held = slot.held
     by = Origin.from_attr(held.get("origin"))
     if slot.state == LIVE:
-        stored = next((r for r in records if isinstance(r, TweetRecord) and r.origin == by), None)
+        tweets = (r for r in records if isinstance(r, TweetRecord))
+        stored = next((r for r in tweets if _holds(held, by, r)), None)
         return tweet_row(stored.item) if stored is not None else None
     if held.get("created_at") and any(r.origin == by for r in records):
         return tombstone_row(held)
     return None
+
+
+def _holds(held: Mapping[str, Any], by: Origin | None, record: TweetRecord) -> bool:
+    """Whether the live item holds ``record``'s content: it stored it, or (Bluesky) it
+    took this record's revision, which keeps the first copy's origin."""
+    if record.origin == by:
+        return True
+    rev = record.item.get("rev")
+    return rev is not None and rev == held.get("rev")
 
 
 def _by_key(batch: Transformed) -> dict[str, list[TweetRecord | DeleteRecord]]:
@@ -363,12 +411,24 @@ class _Planner:
             self.counts["stored"] += 1
             self.counts["recovered"] += 1
             return
+        if "rev" in tweet.item:
+            self.revision_onto_live(slot, tweet)
+            return
         # Same shard, lower sequence: an out-of-order delivery; keep the copy
         # in-order delivery keeps. Across shards (a backfill's pseudo shards, a
         # reshard) sequence numbers do not compare: first stays.
         if held is None or (held.shard == origin.shard and origin < held):
             slot.amend(tweet.item)
         self.counts["duplicates"] += 1
+
+    def revision_onto_live(self, slot: _Slot, tweet: TweetRecord) -> None:
+        """live, Bluesky: a higher ``rev`` replaces the content; the item keeps its origin."""
+        held = slot.held
+        if str(tweet.item["rev"]) > str(held.get("rev", "")):
+            slot.amend({**tweet.item, "origin": held["origin"]} if "origin" in held else tweet.item)
+            self.counts["updated"] += 1
+        else:
+            self.counts["duplicates"] += 1
 
     def tweet_onto_tombstone(self, slot: _Slot, tweet: TweetRecord) -> None:
         """deleted: never resurrected; the tombstone may owe or learn something."""
@@ -478,6 +538,20 @@ _RULES: dict[tuple[str, str], _Rule] = {
 }
 
 
+def account_rule(planner: _Planner, account: AccountRecord) -> None:
+    """A Bluesky account or identity event: only the author item learns from it."""
+    planner.change(account.author_id).learn(account)
+    planner.counts["accounts"] += 1
+
+
+def _merge_facts(item: dict[str, Any], change: AuthorChange) -> None:
+    """Order-free: a stored fact is replaced only by one with a higher ``seq``."""
+    for name, fact in change.facts.items():
+        held = item.get(name)
+        if held is None or fact["seq"] > int(held.get("seq", -1)):
+            item[name] = fact
+
+
 def author_item(
     author_id: str, stored: Mapping[str, Any] | None, change: AuthorChange
 ) -> dict[str, Any]:
@@ -502,4 +576,5 @@ def author_item(
         if seq > int(applied.get(shard, -1)):
             applied[shard] = str(seq)
     item["applied"] = applied
+    _merge_facts(item, change)
     return item

@@ -53,11 +53,22 @@ class DeleteRecord:
     envelope: dict[str, Any]
 
 
+@dataclass(slots=True)
+class AccountRecord:
+    """A Bluesky account or identity event: it changes the author item only."""
+
+    origin: Origin
+    author_id: str
+    envelope: dict[str, Any]
+
+
 @dataclass
 class Transformed:
     """A batch after the pure transform, in the order the records arrived."""
 
     records: list[TweetRecord | DeleteRecord] = field(default_factory=list)
+    #: Bluesky account events, apart: they have no tweet key (plan.account_rules).
+    accounts: list[AccountRecord] = field(default_factory=list)
     quarantine: list[QuarantineEntry] = field(default_factory=list)
     total: int = 0
     shard_id: str | None = None

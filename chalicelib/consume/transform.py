@@ -28,7 +28,13 @@ from typing import Any, NamedTuple
 
 import pybase64
 
-from chalicelib.consume.records import DeleteRecord, Origin, Transformed, TweetRecord
+from chalicelib.consume.records import (
+    AccountRecord,
+    DeleteRecord,
+    Origin,
+    Transformed,
+    TweetRecord,
+)
 from chalicelib.dynamo.attributes import MAX_ITEM_BYTES, item_size
 from chalicelib.dynamo.hashing import hash_line
 from chalicelib.dynamo.items import tweet_item
@@ -202,6 +208,9 @@ def _transform(records: Iterable[Mapping[str, Any]], processed_at: str) -> Trans
         envelope = decoded.envelope
         if decoded.kind == "delete":
             append(DeleteRecord(origin, hash_line(envelope["tweet_id"]), envelope))
+            continue
+        if decoded.kind == "account":
+            out.accounts.append(AccountRecord(origin, envelope["author_id"], envelope))
             continue
         item = tweet_item(envelope)
         item["processed_at"] = processed_at

@@ -15,6 +15,7 @@ from chalicelib.dynamo.hashing import hash_line
 # Envelope fields copied onto a tweet item as they are (``raw`` stays in the lake).
 TWEET_FIELDS = (
     "tweet_id",
+    "rev",
     "created_at",
     "created_at_derived",
     "text",
@@ -38,13 +39,17 @@ ENVELOPE_ONLY = ("kind", "schema_version")
 
 
 def created_key(created_at: str, tweet_id: str) -> str:
-    """Sort key: creation time, then the id zero-padded so ties sort numerically."""
-    return f"{created_at}#{int(tweet_id):020d}"
+    """Sort key: creation time, then the id: an X id zero-padded so ties sort
+    numerically, a Bluesky id as it is (``did:…`` sorts after every padded X id)."""
+    if tweet_id.isdigit():
+        return f"{created_at}#{int(tweet_id):020d}"
+    return f"{created_at}#{tweet_id}"
 
 
 def tweet_id_of(key: str) -> str:
     """The tweet id a :func:`created_key` ends with, without its padding."""
-    return str(int(key.rsplit("#", 1)[-1]))
+    tail = key.rsplit("#", 1)[-1]
+    return str(int(tail)) if tail.isdigit() else tail
 
 
 def created_hour(created_at: str) -> str:
@@ -145,6 +150,7 @@ def tombstone_item(
         "deleted_at": envelope["deleted_at"],
         "source_api": envelope["source_api"],
         "origin": origin,
+        **({"rev": envelope["rev"]} if envelope.get("rev") else {}),
         "processed_at": processed_at,
     }
     if deleted_author_id:

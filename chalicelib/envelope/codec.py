@@ -33,10 +33,13 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 from chalicelib.envelope.schema import (
+    BLUESKY_IDS,
     INT64_MAX,
     INT64_MIN,
+    X_IDS,
     FieldSpec,
     TextCheck,
+    id_family,
     kind_fields,
     load_schema,
     text_check,
@@ -98,27 +101,27 @@ def _raw_is_string(raw: Any) -> bool:
     return memoryview(raw)[:1] == b'"'
 
 
-def _after_check(spec: FieldSpec) -> TextCheck | None:
+def _after_check(spec: FieldSpec, family: str) -> TextCheck | None:
     """What a decoded value of ``spec`` must pass that its struct type did not check.
 
     None when nothing: most fields are neither ids nor times, and hold none.
     """
     kind = spec["type"]
     if kind == "struct":
-        steps = _steps(spec["fields"])
+        steps = _steps(spec["fields"], family)
         return _fields_check(steps) if steps else None
     if kind == "array":
-        item = _after_check(spec["items"])
+        item = _after_check(spec["items"], family)
         return None if item is None else lambda values: all(map(item, values))
-    return text_check(spec)
+    return text_check(spec, family)
 
 
-def _steps(fields: list[FieldSpec]) -> list[tuple[str, TextCheck]]:
-    """(attribute, check) for each field that needs one (``raw``: its type)."""
+def _steps(fields: list[FieldSpec], family: str) -> list[tuple[str, TextCheck]]:
+    """(attribute, check) for each field that needs one (``raw``: its type), in ``family``."""
     return [
         (spec["name"], check)
         for spec in fields
-        if (check := _raw_is_string if spec["name"] == RAW_FIELD else _after_check(spec))
+        if (check := _raw_is_string if spec["name"] == RAW_FIELD else _after_check(spec, family))
     ]
 
 
@@ -150,7 +153,12 @@ class Codec:
         for struct in self.structs.values():
             union = struct if union is None else union | struct
         self.decode: Callable[[bytes], Any] = msgspec.json.Decoder(union).decode
-        self.checks = {s: _fields_check(_steps(kind_fields(k))) for k, s in self.structs.items()}
+        # One check per kind and id family: an envelope's payload_format picks its family.
+        self.checks = {
+            (s, family): _fields_check(_steps(kind_fields(k), family))
+            for k, s in self.structs.items()
+            for family in (X_IDS, BLUESKY_IDS)
+        }
         self.errors = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
         self.to_builtins: Callable[[Any], Any] = msgspec.to_builtins
         self.unset: msgspec.UnsetType = msgspec.UNSET
@@ -174,7 +182,7 @@ def decode_valid(data: bytes) -> tuple[str, dict[str, Any]] | None:
     except c.errors:
         return None
     struct = type(envelope)
-    if not c.checks[struct](envelope):
+    if not c.checks[struct, id_family(envelope.payload_format)](envelope):
         return None
     envelope.raw = c.unset  # to_builtins leaves UNSET out
     return struct.__struct_config__.tag, c.to_builtins(envelope)

@@ -1,8 +1,9 @@
 """Source payloads → envelopes.
 
-Every source (live v1.1 or v2 stream, replayed file, synthetic generator) hands
-lines to :func:`normalize_line`, so there is exactly one mapping from Twitter's
-shapes to the record contract. A line yields a list because a v2 lookup
+Every source (live v1.1 or v2 stream, replayed file, synthetic generator,
+Bluesky Jetstream) hands lines to :func:`normalize_line`, so there is exactly
+one mapping from each platform's shapes to the record contract (Jetstream's in
+:mod:`chalicelib.envelope.bluesky`). A line yields a list because a v2 lookup
 response carries an array of tweets; a stream line yields one item.
 
 Nothing here raises on bad input: a line that cannot become an envelope comes
@@ -27,7 +28,7 @@ from chalicelib.timeutil import (
     snowflake_time,
 )
 
-Kind = Literal["tweet", "delete", "control", "invalid"]
+Kind = Literal["tweet", "delete", "account", "control", "invalid"]
 
 # v1.1 stream messages that are not tweets; "delete" is handled separately.
 V1_CONTROL_KEYS = (
@@ -60,6 +61,8 @@ class Normalized:
     #: A v2 line's ``errors`` beside its ``data`` (on the line's first item only):
     #: what X could not expand, for the ingest run's log line and metric.
     partial_errors: tuple[str, ...] = ()
+    #: A Jetstream frame's ``time_us``: the ingest run checkpoints the largest it sent.
+    cursor: int | None = None
 
 
 def normalize_line(
@@ -104,6 +107,15 @@ def normalize_payload(
     ingested_at: str,
 ) -> list[Normalized]:
     """Classify a parsed payload and map it; ``raw`` is its verbatim text."""
+    if "time_us" in payload:  # a Bluesky Jetstream frame (chalicelib.envelope.bluesky)
+        from chalicelib.envelope import bluesky
+
+        if bluesky.is_jetstream_event(payload):
+            return [
+                bluesky.normalize_event(
+                    payload, raw=raw, source_api=source_api, ingested_at=ingested_at
+                )
+            ]
     try:
         if "data" in payload:
             return _v2_data(payload, raw, source_api, ingested_at)

@@ -24,6 +24,13 @@ TIMESTAMP_RE = re.compile(
 )
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
+#: Id families: X payloads hold decimal ids (``pattern``), Bluesky payloads hold
+#: DIDs and ``DID:rkey`` post ids (``bluesky_pattern``). The envelope's
+#: ``payload_format`` picks the family, and each family is held to its own
+#: patterns only, so accepting Bluesky ids loosens nothing for X ids.
+X_IDS, BLUESKY_IDS = "x", "bluesky"
+BLUESKY_FORMATS = frozenset({"jetstream"})
+
 Check = Callable[[Any, str, list[str]], None]
 TextCheck = Callable[[str], object]  # truthy when the text passes
 FieldSpec = Mapping[str, Any]
@@ -87,21 +94,39 @@ def glue_columns(kind: str = "tweet") -> list[tuple[str, str]]:
 # pass as a tweet id and then fail later, where no quarantine catches it.
 
 
-def text_check(spec: FieldSpec) -> TextCheck | None:
+def id_family(payload_format: object) -> str:
+    """Which id family an envelope of ``payload_format`` is held to."""
+    return (
+        BLUESKY_IDS
+        if isinstance(payload_format, str) and payload_format in BLUESKY_FORMATS
+        else X_IDS
+    )
+
+
+def field_pattern(spec: FieldSpec, family: str = X_IDS) -> str | None:
+    """The pattern a string of ``spec`` must match in ``family`` (None: no pattern)."""
+    if family == BLUESKY_IDS and "bluesky_pattern" in spec:
+        return str(spec["bluesky_pattern"])
+    return str(spec["pattern"]) if "pattern" in spec else None
+
+
+def text_check(spec: FieldSpec, family: str = X_IDS) -> TextCheck | None:
     """The test a string of ``spec`` must pass besides being a string, or None.
 
-    The timestamp format or the field's pattern, matched whole. Shared by
-    :func:`validate` and the consumer's decoder, so each rule is written once.
+    The timestamp format or the field's pattern in the id ``family``, matched
+    whole. Shared by :func:`validate` and the consumer's decoder, so each rule
+    is written once.
     """
     if spec["type"] == "timestamp":
         return TIMESTAMP_RE.fullmatch
-    return re.compile(spec["pattern"]).fullmatch if "pattern" in spec else None
+    pattern = field_pattern(spec, family)
+    return re.compile(pattern).fullmatch if pattern is not None else None
 
 
-def _type_check(spec: FieldSpec) -> Check:
+def _type_check(spec: FieldSpec, family: str) -> Check:
     kind = spec["type"]
     if kind == "array":
-        item_check = _type_check(spec["items"])
+        item_check = _type_check(spec["items"], family)
 
         def check_array(value: Any, path: str, errors: list[str]) -> None:
             if not isinstance(value, list):
@@ -115,29 +140,30 @@ def _type_check(spec: FieldSpec) -> Check:
 
         return check_array
     if kind == "struct":
-        return _struct_check(spec["fields"])
-    return _scalar_check(spec)
+        return _struct_check(spec["fields"], family)
+    return _scalar_check(spec, family)
 
 
-def _string_check(spec: FieldSpec) -> Check:
-    matches = text_check(spec)
+def _string_check(spec: FieldSpec, family: str) -> Check:
+    matches = text_check(spec, family)
+    pattern = field_pattern(spec, family)
     enum = frozenset(spec["enum"]) if "enum" in spec else None
 
     def check_string(value: Any, path: str, errors: list[str]) -> None:
         if not isinstance(value, str):
             errors.append(f"{path}: expected a string, got {type(value).__name__}")
         elif matches is not None and not matches(value):
-            errors.append(f"{path}: {value[:40]!r} does not match {spec['pattern']}")
+            errors.append(f"{path}: {value[:40]!r} does not match {pattern}")
         elif enum is not None and value not in enum:
             errors.append(f"{path}: {value[:40]!r} is not one of {sorted(enum)}")
 
     return check_string
 
 
-def _scalar_check(spec: FieldSpec) -> Check:
+def _scalar_check(spec: FieldSpec, family: str) -> Check:
     kind = spec["type"]
     if kind == "string":
-        return _string_check(spec)
+        return _string_check(spec, family)
     if kind == "bigint":
 
         def check_bigint(value: Any, path: str, errors: list[str]) -> None:
@@ -166,8 +192,8 @@ def _scalar_check(spec: FieldSpec) -> Check:
     raise ValueError(f"unsupported schema type {kind!r}")
 
 
-def _struct_check(fields: list[FieldSpec]) -> Check:
-    checks = [(f["name"], bool(f.get("required")), _type_check(f)) for f in fields]
+def _struct_check(fields: list[FieldSpec], family: str) -> Check:
+    checks = [(f["name"], bool(f.get("required")), _type_check(f, family)) for f in fields]
     known = frozenset(name for name, _, _ in checks)
 
     def check_struct(value: Any, path: str, errors: list[str]) -> None:
@@ -190,8 +216,8 @@ def _struct_check(fields: list[FieldSpec]) -> Check:
 
 
 @cache
-def _kind_validator(kind: str) -> Check:
-    return _struct_check(kind_fields(kind))
+def _kind_validator(kind: str, family: str) -> Check:
+    return _struct_check(kind_fields(kind), family)
 
 
 def validate(envelope: Any) -> list[str]:
@@ -207,5 +233,5 @@ def validate(envelope: Any) -> list[str]:
     if not isinstance(kind, str) or kind not in kinds:  # a list or dict is unhashable
         return [f"kind: {kind!r:.60} is not one of {sorted(kinds)}"]
     errors: list[str] = []
-    _kind_validator(kind)(envelope, "", errors)
+    _kind_validator(kind, id_family(envelope.get("payload_format")))(envelope, "", errors)
     return errors

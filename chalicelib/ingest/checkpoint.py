@@ -29,6 +29,9 @@ from chalicelib.timeutil import now_iso
 
 CHECKPOINT_PK = "checkpoint"
 CHECKPOINT_SK = "ingest"
+#: Sources whose checkpoint is not a tweet id keep their own item and attribute:
+#: Jetstream's is the largest ``time_us`` (µs) a run put into the stream.
+CURSOR_CHECKPOINTS = {"bluesky": ("jetstream", "cursor_us")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +43,24 @@ class CheckpointWrite:
 
 
 class Checkpoint:
-    def __init__(self, dynamodb: Any, table: str, sk: str = CHECKPOINT_SK) -> None:
+    def __init__(
+        self, dynamodb: Any, table: str, sk: str = CHECKPOINT_SK, attribute: str = "last_tweet_id"
+    ) -> None:
         self._dynamodb = dynamodb
         self._table = table
         self._key = {"pk": {"S": CHECKPOINT_PK}, "sk": {"S": sk}}
+        self._attribute = attribute
+
+    @classmethod
+    def for_source(cls, dynamodb: Any, table: str, source: str) -> Checkpoint:
+        """The checkpoint ``source`` resumes from (a cursor item for Jetstream)."""
+        sk, attribute = CURSOR_CHECKPOINTS.get(source, (CHECKPOINT_SK, "last_tweet_id"))
+        return cls(dynamodb, table, sk, attribute)
 
     def read(self) -> int | None:
         """The stored tweet id, or None before the first successful run."""
         item = self._dynamodb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True)
-        value = item.get("Item", {}).get("last_tweet_id", {}).get("N")
+        value = item.get("Item", {}).get(self._attribute, {}).get("N")
         return int(value) if value is not None else None
 
     def advance(self, tweet_id: int, *, source: str, sent: int) -> CheckpointWrite:
@@ -57,10 +69,10 @@ class Checkpoint:
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key=self._key,
-                UpdateExpression="SET last_tweet_id = :id, updated_at = :at, "
+                UpdateExpression="SET #value = :id, updated_at = :at, "
                 "#source = :source, last_run_sent = :sent",
-                ConditionExpression="attribute_not_exists(last_tweet_id) OR last_tweet_id < :id",
-                ExpressionAttributeNames={"#source": "source"},
+                ConditionExpression="attribute_not_exists(#value) OR #value < :id",
+                ExpressionAttributeNames={"#source": "source", "#value": self._attribute},
                 ExpressionAttributeValues={
                     ":id": {"N": str(tweet_id)},
                     ":at": {"S": now_iso()},

@@ -134,6 +134,9 @@ class Ingestor:
         self._quarantine = quarantine
         self._time_is_up = time_is_up
         self._now = now
+        # A source that resumes from a cursor (Jetstream) checkpoints its frames' cursors;
+        # any other (a replayed file of Jetstream frames) leaves the checkpoint alone.
+        self._cursor_source = bool(getattr(source, "checkpoints_cursor", False))
         self.summary = RunSummary()
         self.source_error: Exception | None = None
 
@@ -202,8 +205,10 @@ class Ingestor:
         ):
             if item.partial_errors:
                 self._partial(item)
-            if item.envelope is not None and item.kind in ("tweet", "delete"):
+            if item.envelope is not None and item.kind in ("tweet", "delete", "account"):
                 data, key, tweet_id = encode_record(item.envelope)
+                if item.cursor is not None and self._cursor_source:
+                    tweet_id = item.cursor  # Jetstream: checkpoint the frame's time_us
                 if self._budget is not None and item.kind == "tweet":
                     self._budget.count()
                 try:
@@ -293,7 +298,7 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     kinesis = deps.kinesis or aws.client("kinesis", settings.region)
     s3 = deps.s3 or aws.client("s3", settings.region)
     dynamodb = deps.dynamodb or aws.client("dynamodb", settings.region)
-    checkpoint = Checkpoint(dynamodb, settings.state_table)
+    checkpoint = Checkpoint.for_source(dynamodb, settings.state_table, settings.source)
     previous = checkpoint.read()
     clock = deps.clock or time.monotonic
     source = deps.source or build_source(
@@ -353,6 +358,16 @@ def run_ingest(event: Any, context: Any, deps: IngestDeps | None = None) -> dict
     log.info("ingest run %s", json.dumps({"run": run_key, **result}))
     if budget is not None:
         emit(budget.metric(settings.stage), deps.metrics_sink or stdout_line)
+    lag = summary.source.get("lag_s")
+    if lag is not None:  # a cursor source (Jetstream): how far behind the network the run ended
+        emit(
+            emf_document(
+                {"source_lag": (lag, "Seconds")},
+                {"stage": settings.stage},
+                {"event": "ingest_source_lag", "function": "ingest", "run": run_key},
+            ),
+            deps.metrics_sink or stdout_line,
+        )
     if ingestor.source_error is not None:
         # Everything read is in the stream and the checkpoint covers it; the
         # run still fails so the error shows in Lambda's metrics and logs. The

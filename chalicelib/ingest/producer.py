@@ -67,7 +67,9 @@ def encode_record(envelope: Mapping[str, Any]) -> tuple[bytes, str, int | None]:
     if envelope["kind"] == "tweet":
         author = envelope.get("author") or {}
         key = str(author.get("id") or tweet_id)
-        return data, key, int(tweet_id) if decode_valid(data) is not None else None
+        # Only X ids checkpoint; a Bluesky record's checkpoint is its frame's cursor.
+        valid = tweet_id.isdigit() and decode_valid(data) is not None
+        return data, key, int(tweet_id) if valid else None
     return data, str(envelope.get("author_id") or tweet_id), None
 
 

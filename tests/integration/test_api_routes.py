@@ -459,6 +459,93 @@ def test_health_is_documented(api: ApiClient) -> None:
     assert api.get("/health").status_code == 200
 
 
+# --- Bluesky --------------------------------------------------------------------------
+
+
+def consume_bluesky_fixture(aws: AwsHarness) -> dict[str, str]:
+    """The own Jetstream fixture through the real consumer; its post ids by role."""
+    from chalicelib.consume.handler import handle_batch
+    from chalicelib.envelope.normalize import normalize_line
+    from tests.paths import bluesky_lines
+    from tests.support.kinesis_events import kinesis_event, kinesis_record
+
+    envelopes = [n.envelope for line in bluesky_lines() for n in normalize_line(line) if n.envelope]
+    stream = aws.settings.stream_name
+    records = [kinesis_record(e, sequence=i + 1, stream=stream) for i, e in enumerate(envelopes)]
+    handle_batch(kinesis_event(records), settings=aws.settings, sink=lambda _: None)
+    tweets = [e for e in envelopes if e["kind"] == "tweet"]
+    return {
+        "first": tweets[0]["tweet_id"],
+        "image_only": tweets[1]["tweet_id"],
+        "reply": tweets[2]["tweet_id"],
+        "deleted": tweets[3]["tweet_id"],
+        "A": tweets[0]["author"]["id"],
+        "B": tweets[1]["author"]["id"],
+        "C": tweets[2]["author"]["id"],
+    }
+
+
+def test_bluesky_posts_and_authors_are_served(api: ApiClient, aws: AwsHarness) -> None:
+    ids = consume_bluesky_fixture(aws)
+    first = api.get(f"/tweets/{ids['first']}")
+    assert first.status_code == 200, first.body
+    body = first.json_body
+    assert body["tweet_id"] == ids["first"] and body["text"].endswith("(edited)")
+    assert body["hashtags"] == ["湖"] and body["source_api"] == "jetstream"
+    assert api.get(f"/tweets/{ids['image_only']}").json_body["text"] == ""
+    reply = api.get(f"/tweets/{ids['reply']}").json_body
+    assert reply["in_reply_to_tweet_id"] == ids["first"]
+    assert api.get(f"/tweets/{ids['deleted']}").status_code == 404
+    user = api.get(f"/users/{ids['A']}").json_body
+    assert user["user_id"] == ids["A"] and user["handle"] == "lakewalker.test"
+    assert user["account_status"] is None and user["tweet_count"] == 1
+    timeline = api.get(f"/users/{ids['C']}/tweets").json_body
+    assert [t["tweet_id"] for t in timeline["items"]][-1] == ids["reply"]
+
+
+def test_a_taken_down_account_is_hidden_until_it_is_active_again(
+    api: ApiClient, aws: AwsHarness
+) -> None:
+    """The fixture ends with B active again; a later takedown hides B's posts everywhere."""
+    from chalicelib.consume.handler import handle_batch
+    from chalicelib.envelope.normalize import normalize_line
+    from tests.support import bluesky as bs
+    from tests.support.kinesis_events import kinesis_event, kinesis_record
+
+    ids = consume_bluesky_fixture(aws)
+    assert api.get(f"/tweets/{ids['image_only']}").status_code == 200
+    assert api.get(f"/users/{ids['B']}").json_body["account_status"] == "active"
+
+    frame = bs.account(ids["B"], 1_748_779_300_000_000, 9_000_000_100, False, "suspended")
+    [item] = normalize_line(json.dumps(frame))
+    assert item.envelope is not None
+    record = kinesis_record(item.envelope, sequence=100, stream=aws.settings.stream_name)
+    handle_batch(kinesis_event([record]), settings=aws.settings, sink=lambda _: None)
+    hidden = api.get(f"/tweets/{ids['image_only']}")
+    assert hidden.status_code == 404 and "suspended" in hidden.json_body["message"]
+    assert api.get(f"/users/{ids['B']}/tweets").status_code == 404
+    assert api.get(f"/users/{ids['B']}").json_body["account_status"] == "suspended"
+    feed, _ = page_through(api, "/tweets?limit=100")
+    assert ids["image_only"] not in {t["tweet_id"] for t in feed}
+    assert ids["first"] in {t["tweet_id"] for t in feed}
+
+
+def test_a_feed_of_x_and_bluesky_posts_pages_one_by_one_without_loss_or_repeat(
+    api: ApiClient, aws: AwsHarness
+) -> None:
+    seeded = seed(aws.settings, base_envelopes())
+    ids = consume_bluesky_fixture(aws)
+    items, pages = page_through(api, "/tweets?limit=1")
+    got = [t["tweet_id"] for t in items]
+    assert len(got) == len(set(got)) and pages >= len(got)
+    expected = {s["tweet_id"] for s in seeded} | {ids["first"], ids["image_only"], ids["reply"]}
+    assert set(got) >= expected and ids["deleted"] not in got
+    times = [t["created_at"] for t in items]
+    assert times == sorted(times, reverse=True)
+    assert api.get("/tweets/did:plc:short:3lqk7ljub322b").status_code == 400
+    assert api.get("/users/did:plc:UPPER").status_code == 400
+
+
 def test_every_documented_response_is_produced_and_every_route_documented(
     aws: AwsHarness,
 ) -> None:

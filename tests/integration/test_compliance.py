@@ -350,3 +350,22 @@ def test_a_job_x_fails_leaves_its_hours_due_and_sends_nothing(
     assert result["deletes_sent"] == 0 and result["due_after"] == 1
     assert result["stopped_by"] == "job_failed" and result["jobs_submitted"] == 1
     assert rotation_state(aws) == {} and consume_the_stream(aws) == []
+
+
+def test_the_rotation_never_sends_bluesky_ids_to_x(aws: AwsHarness) -> None:
+    """GIVEN an X tweet and a Bluesky post in one hour THEN the hour's ids for X's
+    compliance job are the X one only (Bluesky deletes arrive on Jetstream itself)."""
+    from chalicelib.envelope.normalize import normalize_line
+    from tests.support import bluesky as bs
+
+    s = aws.settings
+    created = "2026-11-24T06:10:00.000Z"
+    time_us = int(datetime(2026, 11, 24, 6, 10, tzinfo=UTC).timestamp()) * 1_000_000
+    frame = bs.commit(
+        bs.did(1), time_us, "create", bs.tid(time_us), record=bs.post_record("湖", created)
+    )
+    [post] = normalize_line(json.dumps(frame))
+    assert post.envelope is not None
+    consume(event_of(s, [tweet_envelope(IDS[0], 70, created_at=created), post.envelope]))
+    rotation = Rotation(client("dynamodb", s.region), s.tweets_table, s.state_table)
+    assert list(rotation.ids_of("2026-11-24T06")) == [IDS[0]]

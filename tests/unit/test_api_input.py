@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -114,13 +115,27 @@ def test_window_must_be_ordered() -> None:
 def test_key_bounds_are_the_greatest_key_below() -> None:
     key = "2026-11-24T06:00:00.000Z#00000000000000000010"
     assert keys.key_before(key) == "2026-11-24T06:00:00.000Z#00000000000000000009"
-    assert keys.key_before("2026-11-24T06:00:00.000Z#" + "0" * 20) == (
-        "2026-11-24T05:59:59.999Z#" + "9" * 20
-    )
+    # "~" sorts above every id (20 digits, or a Bluesky DID:rkey) of that millisecond.
+    assert keys.key_before("2026-11-24T06:00:00.000Z#" + "0" * 20) == "2026-11-24T05:59:59.999Z#~"
     assert keys.key_before("0001-01-01T00:00:00.000Z#" + "0" * 20) is None
-    assert keys.high_for_until("2026-11-24T06:00:00.000Z") == "2026-11-24T05:59:59.999Z#" + "9" * 20
-    assert keys.key_before_hour("2026-11-24T00") == "2026-11-23T23:59:59.999Z#" + "9" * 20
+    assert keys.high_for_until("2026-11-24T06:00:00.000Z") == "2026-11-24T05:59:59.999Z#~"
+    assert keys.key_before_hour("2026-11-24T00") == "2026-11-23T23:59:59.999Z#~"
     assert keys.high_for_until(None) == keys.TOP
+
+
+def test_bluesky_key_bounds_fall_between_neighbouring_keys() -> None:
+    """Mixed X and Bluesky keys of one millisecond: each bound lies just below its key,
+    above every smaller key, so paging newest first skips and repeats nothing."""
+    time = "2026-11-24T06:00:00.000Z#"
+    dids = ["did:plc:" + c * 24 for c in "2ab"] + ["did:web:lake.example"]
+    rkeys = ["2222222222222", "3lqk7ljub322b", "3lqk7ljub322c", "3lqk7lka22222", "jzzzzzzzzzzzz"]
+    ids = [f"{d}:{r}" for d in dids for r in rkeys] + ["0" * 19 + "1", "9" * 20]
+    ordered = sorted(time + i for i in ids)
+    for lower, key in itertools.pairwise(ordered):
+        bound = keys.key_before(key)
+        assert bound is not None and lower <= bound < key, (lower, bound, key)
+        assert cursors.KEY_RE.fullmatch(bound), bound
+    assert all(time + i < keys.key_before_hour("2026-11-24T07") for i in ids)  # type: ignore[operator]
 
 
 # --- cursors -------------------------------------------------------------------------
@@ -196,3 +211,12 @@ def test_openapi_document_is_valid_and_docs_page_is_self_contained() -> None:
     assert "<script" not in page and "src=" not in page and "@import" not in page
     for operation in ("listTweets", "getTweet", "getUser", "listUserTweets", "getHealth"):
         assert f'id="op-{operation}"' in page
+
+
+def test_a_dids_colons_may_arrive_escaped_and_nothing_else_is_decoded() -> None:
+    did = "did:plc:" + "a" * 24
+    assert params.check_id(did.replace(":", "%3A"), "user") == did
+    assert params.check_id(f"{did}%3a3lqk7ljub322b", "tweet") == f"{did}:3lqk7ljub322b"
+    for bad in ("%31%32", "%ff%fe", "did%3Aplc%3Ashort", "12%0A", f"{did}%3A3lqk7ljub322b%0A"):
+        with _Refused("invalid_tweet_id"):
+            params.check_id(bad, "tweet")

@@ -388,3 +388,26 @@ def test_the_api_ceiling_quoted_in_the_docs_is_the_models() -> None:
     figure = f"${_money(sum(line.per_month for line in lines))}"
     assert f"about **{figure} a month**" in (REPO_ROOT / "docs" / "api.md").read_text()
     assert f"(about {figure})" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_the_bluesky_column_has_no_read_charge() -> None:
+    """GIVEN Bluesky's network rate from prices.json WHEN estimated as a bluesky source
+    THEN no X line, one zero read line, and the AWS side equals an X estimate's at that rate."""
+    from tweetlake_ops.cost_cli import bluesky_estimate
+
+    prices, measured, deployment = load_prices(), load_measured(), load_deployment("prod")
+    est = bluesky_estimate(prices, measured, deployment)
+    assert est.source == "bluesky"
+    assert est.tweets_per_second == pytest.approx(prices["bluesky_posts_per_day"] / 86_400)
+    assert not [line for line in est.lines if line.service == "X API"]
+    [read] = [line for line in est.lines if line.service == "Bluesky"]
+    assert read.per_month == 0
+    same_rate = estimate(est.tweets_per_second, prices, measured, deployment)
+    for mode in ("on-demand", "provisioned"):
+        assert est.total(mode) == est.total(mode, x_api=True) == same_rate.total(mode)
+    with redirect_stdout(io.StringIO()) as table:
+        assert main(["cost", "--table"]) == 0
+    assert "none: Jetstream" in table.getvalue()
+    with redirect_stdout(io.StringIO()) as text:
+        assert main(["cost", "--source", "bluesky", "--tweets-per-second", "25"]) == 0
+    assert "read from Jetstream for free" in text.getvalue()

@@ -22,12 +22,14 @@ class MemoryS3:
         self.objects[Key] = Body
 
 
-def ingestor(lines: list[str | bytes], **kwargs: Any) -> tuple[Ingestor, MemoryKinesis, MemoryS3]:
+def ingestor(
+    lines: list[str | bytes], source: type[ListSource] = ListSource, **kwargs: Any
+) -> tuple[Ingestor, MemoryKinesis, MemoryS3]:
     kinesis, s3 = MemoryKinesis(), MemoryS3()
-    source = ListSource(lines, **kwargs)
+    source_ = source(lines, **kwargs)
     quarantine = QuarantineBuffer(s3, "lake", "run-1", "2026-01-01", chunk=2)
     run = Ingestor(
-        source,
+        source_,
         KinesisProducer(kinesis, "s"),
         quarantine,
         time_is_up=lambda: False,
@@ -111,3 +113,30 @@ def test_partial_errors_are_logged_counted_and_mark_the_reference(
     (message,) = [r.getMessage() for r in caplog.records if "partial errors" in r.getMessage()]
     assert '"unresolved_tweet_ids": ["1992399999999999999"]' in message
     assert "Could not find tweet" in message
+
+
+def test_jetstream_frames_checkpoint_their_cursor_only_from_a_cursor_source() -> None:
+    """GIVEN the own Jetstream fixture WHEN read by a cursor source THEN the largest
+    ``time_us`` sent is the checkpoint, the like is counted, the malformed post is
+    quarantined; read as a replayed file THEN the same records travel and no checkpoint."""
+    from tests.paths import bluesky_lines
+
+    lines: list[str | bytes] = list(bluesky_lines())
+    sent_times = [
+        json.loads(line)["time_us"]
+        for line in bluesky_lines()
+        if '"app.bsky.feed.like"' not in line and '"text":42' not in line
+    ]
+
+    class CursorSource(ListSource):
+        checkpoints_cursor = True  # as JetstreamSource declares
+
+    for source, checkpoint in ((CursorSource, max(sent_times)), (ListSource, None)):
+        run, kinesis, s3 = ingestor(lines, source=source)
+        summary = run.run()
+        assert (summary.sent, summary.control, summary.quarantined) == (10, 1, 1)
+        assert summary.control_types == {"other_collection": 1}
+        assert run._producer.max_tweet_id_sent == checkpoint
+        keys = {r.partition_key for r in kinesis.records}
+        assert keys == {json.loads(line)["did"] for line in bluesky_lines()}
+        assert len(s3.objects) == 1

@@ -208,7 +208,7 @@ def test_referenced_columns_include_struct_fields_not_aliases() -> None:
 
 def test_a_query_through_the_view_also_reads_the_version_keys() -> None:
     names = set(lake_schema().names) | {"dt", "hour"}
-    keys = {"dt", "hour", "tweet_id", "kind", "ingested_at"}
+    keys = {"dt", "hour", "tweet_id", "kind", "rev", "ingested_at"}
     assert view_key_columns(names) == keys
     assert scanned_columns(resolve("top_hashtags"), names) == {"hashtags"} | keys
 

@@ -247,6 +247,17 @@ def test_synthetic_by_default_and_bounded_by_tweets() -> None:
     assert plan.env["TWEETLAKE_SYNTHETIC_SEED"] == "7"
 
 
+def test_bluesky_needs_no_credentials_and_checks_its_settings() -> None:
+    plan = choose_source(args("--source", "bluesky"), {})
+    assert plan.source == "bluesky" and not plan.bounded_source
+    assert plan.env == {"TWEETLAKE_SOURCE": "bluesky"}
+    assert plan.source_text == "live Bluesky Jetstream (4 instances)"
+    with pytest.raises(LocalConfigError, match="TWEETLAKE_JETSTREAM_URLS"):
+        choose_source(args("--source", "bluesky"), {"TWEETLAKE_JETSTREAM_URLS": "http://x/"})
+    with pytest.raises(LocalConfigError, match="TWEETLAKE_JETSTREAM_DIDS"):
+        choose_source(args("--source", "bluesky"), {"TWEETLAKE_JETSTREAM_DIDS": "alice"})
+
+
 def test_until_drained_needs_an_end() -> None:
     with pytest.raises(LocalConfigError, match="--tweets N"):
         choose_source(args("--until-drained"), {})

@@ -65,7 +65,7 @@ def test_a_complete_tweet_is_valid() -> None:
         (broken(hashtags=["a", None]), "hashtags[1]: null item"),
         (broken(mentions=[{"id": "x"}]), "mentions[0].id: 'x' does not match"),
         (broken(surprise=1), "record: unexpected field(s) ['surprise']"),
-        (broken(kind="retweet"), "kind: 'retweet' is not one of ['delete', 'tweet']"),
+        (broken(kind="retweet"), "kind: 'retweet' is not one of ['account', 'delete', 'tweet']"),
         ([1, 2], "record: expected a JSON object, got list"),
     ],
 )

@@ -26,6 +26,7 @@ class SourceContext:
     ``checkpoint`` is the largest tweet id earlier runs put into the stream
     (None before the first run): a live source can resume or backfill after it
     (e.g. v2 recent search with ``since_id``); files and the generator ignore it.
+    For ``bluesky`` it is the largest Jetstream ``time_us`` (µs) instead.
     ``client`` builds a cached boto3 client for a service (S3 for replay,
     Secrets Manager for credentials). ``deadline`` is when a live source must
     have stopped reading, on ``clock``'s scale; ``sleep`` is what its reconnect
@@ -81,11 +82,25 @@ def _live(name: str) -> Callable[[SourceContext], Source]:
     return build
 
 
+def _bluesky(ctx: SourceContext) -> Source:
+    """Jetstream; ``checkpoint`` is the largest ``time_us`` an earlier run sent (µs)."""
+    from chalicelib.ingest.sources.jetstream import JetstreamSource, load_jetstream_settings
+
+    return JetstreamSource(
+        load_jetstream_settings(os.environ),
+        checkpoint_us=ctx.checkpoint,
+        deadline=ctx.deadline,
+        clock=ctx.clock,
+        sleep=ctx.sleep,
+    )
+
+
 BUILDERS: dict[str, Callable[[SourceContext], Source]] = {
     "synthetic": _synthetic,
     "replay": _replay,
     "v2": _live("v2"),
     "v1.1": _live("v1.1"),
+    "bluesky": _bluesky,
 }
 
 

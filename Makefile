@@ -13,10 +13,11 @@ CHECKOV_VENV  ?= .venv-checkov
 CHECKOV_STAMP  = $(CHECKOV_VENV)/.installed
 
 # Build the virtualenv from nothing; rebuilt whenever a requirements file changes.
+# pip stays below 26.3: chalice 1.34 requires it (a newer pip is downgraded with an error line).
 $(STAMP): requirements.txt requirements-dev.txt
 	@echo "building $(VENV)/ from requirements-dev.txt (once; a minute or two on a first download)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	PYTHONUNBUFFERED=1 $(BIN)/python -m pip install --progress-bar off -r requirements-dev.txt 2>&1 \
 		| { grep --line-buffered -v -e "^WARNING: Location" -e "^Requirement already" || true; }
 	touch $(STAMP)

@@ -288,12 +288,12 @@ def lake_row(slot: _Slot, records: list[TweetRecord | DeleteRecord]) -> dict[str
 
 
 def _holds(held: Mapping[str, Any], by: Origin | None, record: TweetRecord) -> bool:
-    """Whether the live item holds ``record``'s content: it stored it, or (Bluesky) it
-    took this record's revision, which keeps the first copy's origin."""
-    if record.origin == by:
-        return True
-    rev = record.item.get("rev")
-    return rev is not None and rev == held.get("rev")
+    """Whether the live item holds ``record``'s content. A Bluesky item holds the
+    revision its ``rev`` names (an edit keeps the first copy's origin, so the origin
+    does not tell); an X item, the copy of its origin."""
+    if held.get("rev") is not None:
+        return record.item.get("rev") == held["rev"]
+    return record.origin == by
 
 
 def _by_key(batch: Transformed) -> dict[str, list[TweetRecord | DeleteRecord]]:

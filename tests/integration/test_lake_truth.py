@@ -193,3 +193,76 @@ def test_named_queries_answer_what_dynamodb_and_the_api_hold(
     assert [(lang, n) for lang, n, _ in run("language_mix", lake).rows] == languages
     kinds = shares([tweet_kind(i) for i in live])
     assert [(kind, n) for kind, n, _ in run("tweet_kinds", lake).rows] == kinds
+
+
+def test_a_bluesky_post_deleted_and_one_edited_reach_the_lake_as_the_api_sees_them(
+    aws: AwsHarness, tmp_path: Path
+) -> None:
+    """GIVEN three Bluesky posts on the stream, then an edit of one and a delete commit of
+    another WHEN the readers drain and the purge runs THEN the view shows the two live
+    posts, the edited one by its new text, and no lake object holds the deleted post's id
+    or text any more (byte search), while its request is marked purged."""
+    import gzip
+
+    from chalicelib.purge.request_log import read_requests
+    from tests.support import bluesky as bs
+    from tweetlake_local.purge import purge_once
+
+    now = datetime.now(UTC)
+    start = int((now - timedelta(minutes=30)).timestamp()) * 1_000_000
+    author = bs.did(3)
+    texts = ["morning on the pier", "a heron, unmoved", "fog until noon"]
+    frames = [
+        bs.commit(author, start + i, "create", bs.tid(start + i),
+                  record=bs.post_record(text, bs.iso(start + i)))
+        for i, text in enumerate(texts)
+    ]  # fmt: skip
+    keep, edit, gone = (f["commit"]["rkey"] for f in frames)
+    frames.append(
+        bs.commit(author, start + 10, "update", edit,
+                  record=bs.post_record("a heron, finally moved", bs.iso(start + 1)))
+    )  # fmt: skip
+    frames.append(bs.commit(author, start + 11, "delete", gone))
+    kinesis = aws_module.client("kinesis", aws.settings.region)
+    for frame in frames:
+        (item,) = normalize_line(json.dumps(frame), ingested_at=iso_utc(now))
+        assert item.envelope is not None
+        kinesis.put_record(
+            StreamName=aws.settings.stream_name,
+            Data=envelope_line(item.envelope),
+            PartitionKey=author,
+        )
+    lake = tmp_path / "lake"
+    poller = local_readers(
+        aws.settings,
+        functools.partial(handle_batch, sink=lambda line: None),
+        lake_dir=lake,
+        checkpoints=MemoryCheckpoints(),
+        batching_window_s=0,
+        interval_s=0.01,
+    )
+    poller.drain()
+    poller.close()
+
+    shown = dict(run("SELECT tweet_id, text FROM tweets", lake).rows)
+    assert shown == {
+        f"{author}:{keep}": "morning on the pier",
+        f"{author}:{edit}": "a heron, finally moved",
+    }
+    live = {str(i["tweet_id"]) for i in live_items(aws.settings)}
+    assert live == set(shown)
+
+    summary = purge_once(aws.settings, lake, settle_s=0)
+    assert summary.purged == 1
+    deleted_id = f"{author}:{gone}".encode()
+    for path in lake.rglob("*"):
+        if path.is_file():
+            body = path.read_bytes()
+            data = gzip.decompress(body) if path.suffix == ".gz" else body
+            assert deleted_id not in data and b"fog until noon" not in data, path
+    (request,) = read_requests(
+        aws_module.client("dynamodb", aws.settings.region),
+        aws.settings.state_table,
+        pending_only=False,
+    )
+    assert request.tweet_id == f"{author}:{gone}" and request.purged_at

@@ -265,3 +265,25 @@ def test_parallel_shards_run_side_by_side_each_in_order(aws: AwsHarness) -> None
     assert all(seqs == sorted(seqs) for seqs in seen.values())
     assert sum(len(seqs) for seqs in seen.values()) == 40
     assert m.stats.records_handled == 40 and m.stats.failed_attempts == 0
+
+
+def test_the_curated_delivery_checkpoints_the_consumer_positions_it_wrote(
+    aws: AwsHarness, tmp_path: Path
+) -> None:
+    """GIVEN a consumer publishing one row per record to a curated delivery that follows
+    the mapping WHEN the mapping has handled a batch THEN curated has no position yet
+    (its rows are buffered); once the delivery flushes, its position per shard is the
+    mapping's: every record up to it has its row on disk."""
+    put(aws, [f'{{"n":{i}}}\n'.encode() for i in range(12)])
+    checkpoints = MemoryCheckpoints()
+    curated = DirectPutSource(curated_delivery([DirSink(tmp_path)]))
+
+    def consumer(event: dict[str, Any]) -> None:
+        curated.publish([base64.b64decode(r["kinesis"]["data"]) for r in event["Records"]])
+
+    m = mapping(aws, consumer, batch_size=100, batching_window_s=0, checkpoints=checkpoints)
+    curated.follow(m.name, checkpoints)
+    m.drain()
+    assert checkpoints.of(m.name) and checkpoints.of(curated.name) == {}
+    curated.drain()
+    assert checkpoints.of(curated.name) == checkpoints.of(m.name)

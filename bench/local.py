@@ -3,7 +3,8 @@
 ``python -m bench.local`` starts what ``make run`` starts (a moto server on
 127.0.0.1, the dev resources, ``chalice local`` in its own process, and the
 local pipeline: the real ingest function, the Kinesis event source mapping
-into the real consumer, both Firehose deliveries) and measures:
+into the real consumer, both Firehose deliveries; the moto servers in processes
+of their own, each reader in a thread of its own) and measures:
 
 * ``freshness_*``: from the moment the source emits a tweet's line to the first
   ``GET /tweets/{id}`` on ``chalice local`` that answers 200 (polled every
@@ -13,7 +14,9 @@ into the real consumer, both Firehose deliveries) and measures:
   (what AWS would do) and with no window (``run --batching-window 0``).
 * ``pipeline_tweets_per_s``: an unpaced synthetic load from the first line
   emitted until every stage has drained (stored in DynamoDB, both lake zones
-  written): the sustained rate through the whole local pipeline.
+  written): the sustained rate through the whole local pipeline;
+  ``first_store_after_start_s``: in that load, from the pipeline's start to the
+  consumer's first stored tweet (does an unpaced ingest starve the consumer?).
 * ``scan_ratio_local_*``: :func:`bench.lake.scan_ratios` over the tweets that
   load put in the lake (``bench.lake`` has the full lake figures).
 
@@ -45,7 +48,7 @@ from chalicelib.config import Settings, load_settings
 from chalicelib.consume.handler import handle_batch
 from chalicelib.ingest.sources.synthetic import SyntheticSource
 from tweetlake_local.api_server import ChaliceLocal
-from tweetlake_local.emulator import MotoServer, aws_environment
+from tweetlake_local.emulator import LOCAL_APART, MotoServer
 from tweetlake_local.pipeline import Pipeline
 from tweetlake_local.resources import create_resources
 from tweetlake_local.stage import stage_environment
@@ -172,11 +175,11 @@ class Stack:
 
 
 def start_stack(workdir: Path) -> Stack:
-    server = MotoServer().start()
+    server = MotoServer(process=True, apart=LOCAL_APART).start()
     env = {
         **os.environ,
         **stage_environment("dev"),
-        **aws_environment(server.endpoint),
+        **server.environment(),
         "TWEETLAKE_SOURCE": "synthetic",
     }
     os.environ.update(env)  # once, before any thread starts (as the run command does)
@@ -242,23 +245,46 @@ def freshness(stack: Stack, name: str, window: float | None, rate: float, second
     print(f"{label}_p99: {percentile(latencies, 99):.2f} s (batching window {window_used:g} s)")
 
 
+def first_store(pipeline: Pipeline, started: float, found: list[float]) -> threading.Thread:
+    """A thread noting when the consumer first stored a tweet (seconds after ``started``)."""
+
+    def watch() -> None:
+        while not pipeline.drained and pipeline.tap.stored == 0:
+            time.sleep(0.01)
+        if pipeline.tap.stored:
+            found.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=watch, name="bench-first-store", daemon=True)
+    thread.start()
+    return thread
+
+
 def throughput(stack: Stack, lines: int) -> list[dict[str, Any]]:
     stack.reset()
     source = TimedSource(SyntheticSource(SEED, rate=0, limit=lines))
     pipeline = pipeline_for(stack, "load", source, None)
+    first: list[float] = []
+    started = time.monotonic()
+    watcher = first_store(pipeline, started, first)
     pipeline.start()
     source.done.wait(300)
     pipeline.stop_ingest()
     ingest_done = time.monotonic()
     pipeline.drain()
     drained = time.monotonic()
-    first = source.first_at or drained
+    watcher.join(5)
+    first_line = source.first_at or drained
     snap = pipeline.snapshot()
     print(f"pipeline_lines: {source.lines_emitted} lines ({len(source.emitted)} tweets)")
     print(
-        f"pipeline_ingest_lines_per_s: {source.lines_emitted / (ingest_done - first):.0f} lines/s"
+        "pipeline_ingest_lines_per_s:"
+        f" {source.lines_emitted / (ingest_done - first_line):.0f} lines/s"
     )
-    print(f"pipeline_tweets_per_s: {len(source.emitted) / (drained - first):.0f} tweets/s")
+    print(f"pipeline_tweets_per_s: {len(source.emitted) / (drained - first_line):.0f} tweets/s")
+    if first:
+        print(f"first_store_after_start_s: {first[0]:.2f} s (unpaced, from the pipeline's start)")
+    else:
+        print("first_store_after_start_s: none stored")
     print(f"pipeline_stored: {snap.stored} tweets")
     print(f"pipeline_files: {snap.raw_files} raw + {snap.curated_files} Parquet")
     lake = stack.workdir / "load" / "lake"

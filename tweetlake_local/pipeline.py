@@ -15,6 +15,11 @@ as Lambda invocations and Firehose deliveries:
   the consumer's event source mapping, calling
   :func:`chalicelib.consume.handler.handle_batch`, and both Firehose deliveries.
 
+What outlives the process (:mod:`tweetlake_local.journal`): the records the stream
+accepts are journaled before they count as sent; at start, the last run's journal
+completes the lake, and the readers' thread rebuilds the tables from ``raw/``
+before it reads the new stream.
+
 Configuration reaches chalicelib through ``os.environ``, set once before any
 thread starts and never changed after, so the threads need no locks around it
 (``chalice.test.Client`` swaps ``os.environ`` per call, which would race).
@@ -31,12 +36,24 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tweetlake_local.firehose import DEFAULT_BUFFER_SECONDS, quarantine_mirror
+from tweetlake_local.journal import (
+    CHECKPOINTS_NAME,
+    RestoreProgress,
+    StreamJournal,
+    accepted,
+    complete_lake,
+    replay,
+    restore_tables,
+    skipping,
+)
+from tweetlake_local.kinesis_events import stream_arn
 from tweetlake_local.poller import (
     ACCOUNT_ID,
     DirectPutSource,
@@ -44,6 +61,7 @@ from tweetlake_local.poller import (
     FileCheckpoints,
     FirehoseSource,
     Poller,
+    Reader,
     local_readers,
 )
 
@@ -107,20 +125,29 @@ def scheduled_event(region: str, rule_name: str) -> dict[str, Any]:
 
 
 class CountingKinesis:
-    """The real Kinesis client, counting the records PutRecords accepted.
+    """The real Kinesis client, journaling and counting the records PutRecords accepted.
 
     The ingest run reports its totals when it ends (a minute later locally);
-    this lets the status show records entering the stream as they do.
+    this lets the status show records entering the stream as they do. Accepted
+    records go to the journal (:mod:`tweetlake_local.journal`) before the call
+    returns, so whatever the run counts as sent outlives a crash.
     """
 
-    def __init__(self, client: Any, on_sent: Callable[[int], None]) -> None:
+    def __init__(
+        self, client: Any, on_sent: Callable[[int], None], journal: StreamJournal | None = None
+    ) -> None:
         self._client = client
         self._on_sent = on_sent
+        self._journal = journal
 
     def put_records(self, **kwargs: Any) -> Any:
+        arrival = time.time()
         response = self._client.put_records(**kwargs)
+        records = kwargs.get("Records", [])
+        if self._journal is not None:
+            self._journal.append(accepted(records, response, arrival))
         failed = int(response.get("FailedRecordCount", 0))
-        self._on_sent(len(kwargs.get("Records", [])) - failed)
+        self._on_sent(len(records) - failed)
         return response
 
     def __getattr__(self, name: str) -> Any:
@@ -167,18 +194,25 @@ class ConsumerTap:
         self.counts: Counter[str] = Counter()
         self.batches = 0
         self.failures = 0
+        self._lock = threading.Lock()  # one invocation per shard runs at a time, shards at once
 
     def __call__(self, event: dict[str, Any], **options: Any) -> Any:
         try:
             result = self._handler(event, sink=self._log_line, **options)
         except Exception:
-            self.failures += 1
+            with self._lock:
+                self.failures += 1
             raise
-        self.batches += 1
-        if isinstance(result, Mapping):
-            self.counts.update(
-                {k: int(v) for k, v in result.items() if isinstance(v, int) and k != "duration_ms"}
-            )
+        with self._lock:
+            self.batches += 1
+            if isinstance(result, Mapping):
+                self.counts.update(
+                    {
+                        k: int(v)
+                        for k, v in result.items()
+                        if isinstance(v, int) and k != "duration_ms"
+                    }
+                )
         return result
 
     @property
@@ -298,7 +332,11 @@ def local_purge_schedule(settings: Any, lake_dir: Path, buffer_seconds: float | 
 
 
 def ingest_invoker(
-    kinesis: Any, totals: IngestTotals, source: Any = None, s3: Any = None
+    kinesis: Any,
+    totals: IngestTotals,
+    source: Any = None,
+    s3: Any = None,
+    journal: StreamJournal | None = None,
 ) -> Callable[[dict[str, Any], LocalContext], Mapping[str, Any]]:
     """``run_ingest`` with a Kinesis client that counts what enters the stream.
 
@@ -311,7 +349,7 @@ def ingest_invoker(
     def on_sent(n: int) -> None:
         totals.sent_live += n
 
-    deps = IngestDeps(kinesis=CountingKinesis(kinesis, on_sent), source=source, s3=s3)
+    deps = IngestDeps(kinesis=CountingKinesis(kinesis, on_sent, journal), source=source, s3=s3)
 
     def invoke(event: dict[str, Any], context: LocalContext) -> Mapping[str, Any]:
         return run_ingest(event, context, deps)
@@ -358,6 +396,17 @@ class Snapshot:
     last_error: str | None
 
 
+class NoLake:
+    """A lake publisher that drops the rows: the restore from ``raw/`` re-stores what
+    the curated zone already holds."""
+
+    def publish(self, rows: Any) -> None:
+        """Nothing to publish."""
+
+
+NO_LAKE = NoLake()
+
+
 class Pipeline:
     """The schedule and the readers, each in its own thread."""
 
@@ -383,21 +432,32 @@ class Pipeline:
         # Build every client here, in one thread, before any worker starts.
         kinesis = self._kinesis = aws.client("kinesis", settings.region)
         aws.client("dynamodb", settings.region)
-        s3 = quarantine_mirror(aws.client("s3", settings.region), lake_dir)
-        checkpoints_path = state_dir / "checkpoints.json"
-        # The emulated stream is new on every start: old positions would skip records.
-        checkpoints_path.unlink(missing_ok=True)
-        self.tap = ConsumerTap(functools.partial(consumer, s3=s3), log_line)
+        plain_s3 = aws.client("s3", settings.region)
+        s3 = quarantine_mirror(plain_s3, lake_dir)
+        self.lake_dir = lake_dir
+        # What the last run's stream held and its deliveries had not written goes to
+        # the lake now; then its positions go: the new stream's numbers start over.
+        self.completed = complete_lake(state_dir, lake_dir, settings.stage)
+        self.journal = StreamJournal(state_dir / "stream", covered=self._delivered)
+        checkpoints = self._checkpoints = FileCheckpoints(state_dir / CHECKPOINTS_NAME)
+        self.tap = ConsumerTap(self.consumer_for(consumer, s3=s3), log_line)
+        # The tables are rebuilt from raw/ through the same consumer; its quarantine
+        # is not mirrored again (the first pass put it in the lake folder already), and
+        # what it publishes is dropped: curated holds those rows from the earlier runs.
+        self._restore_consumer = self.consumer_for(consumer, s3=plain_s3, sink=log_line)
+        self.restore = RestoreProgress()
+        self._restore_stop = threading.Event()
         self.poller: Poller = local_readers(
             settings,
             self.tap,
             lake_dir=lake_dir,
-            checkpoints=FileCheckpoints(checkpoints_path),
+            checkpoints=checkpoints,
             batching_window_s=batching_window_s,
             interval_s=poll_interval_s,
             buffer_seconds=buffer_seconds,
         )
         self.mapping = next(r for r in self.poller.readers if isinstance(r, EventSourceMapping))
+        self.curated = next(r for r in self.poller.readers if isinstance(r, DirectPutSource))
         self.deliveries = [
             r.delivery
             for r in self.poller.readers
@@ -405,7 +465,7 @@ class Pipeline:
         ]
         self.totals = IngestTotals()
         self.scheduler = Scheduler(
-            ingest_invoker(kinesis, self.totals, source, s3),
+            ingest_invoker(kinesis, self.totals, source, s3, self.journal),
             region=settings.region,
             stage=settings.stage,
             interval_s=interval_s,
@@ -416,6 +476,7 @@ class Pipeline:
         )
         self.purge = local_purge_schedule(settings, lake_dir, buffer_seconds)
         self._threads: dict[str, threading.Thread] = {}
+        self._loops: list[Poller] = []  # one per reader, each run by its own thread
         self.thread_errors: dict[str, BaseException] = {}
         self.drained = False
 
@@ -432,10 +493,71 @@ class Pipeline:
         thread.start()
         return thread
 
+    def _delivered(self, shard_id: str, sequence: int) -> bool:
+        """Both deliveries have written the record (the journal may let it go)."""
+        for delivery in self.deliveries:
+            position = self._checkpoints.get(delivery.name, shard_id)
+            if position is None or int(position) < sequence:
+                return False
+        return True
+
+    @staticmethod
+    def consumer_for(consumer: Callable[..., Any], **deps: Any) -> Callable[..., Any]:
+        """The consumer with what the local mode hands it: the one place it is built,
+        for the stream's mapping and for the restore from the lake alike."""
+        return functools.partial(consumer, **deps)
+
+    def _groups(self) -> list[list[Reader]]:
+        """The readers by thread: the mapping with the curated delivery it publishes to
+        (the consumer's thread), every other reader on its own."""
+        consumer_side: list[Reader] = [self.mapping, self.curated]
+        others = [r for r in self.poller.readers if all(r is not c for c in consumer_side)]
+        return [consumer_side, *([r] for r in others)]
+
     def start(self) -> None:
-        self._thread("readers", self.poller.run)
+        """A thread per reader of the stream, as on AWS, where the mapping and the raw
+        delivery poll on their own: while one waits on the emulated AWS, another works."""
+        for group in self._groups():
+            loop = Poller(group, interval_s=self.poller.interval_s)
+            self._loops.append(loop)
+            name = f"read-{group[0].name}"
+            if group[0] is self.mapping:
+                self._thread(name, functools.partial(self._consume, loop))
+            else:
+                self._thread(name, loop.run)
         self._thread("schedule", self.scheduler.run)
         self._thread("purge", self.purge.run)
+
+    def _consume(self, loop: Poller) -> None:
+        """Rebuild the tables from the lake, then consume the stream: one thread, so the
+        restore and the mapping never write the same author at once, and the curated
+        delivery is only ever used from here."""
+        self.restore_tables()
+        loop.run()
+
+    def restore_tables(self) -> None:
+        """Replay the lake's raw zone into the (new, empty) tables, publishing nothing,
+        but for the last run's records whose curated rows it had not written; then
+        those, publishing them (the rows a ``kill -9`` took from the curated buffer)."""
+        arn = stream_arn(self.settings.stream_name, self.settings.region)
+        kept = self.completed.replay
+        restore_tables(
+            self.lake_dir,
+            skipping(functools.partial(self._restore_consumer, lake=NO_LAKE), kept),
+            batch_size=self.mapping.batch_size,
+            region=self.settings.region,
+            stream_arn=arn,
+            progress=self.restore,
+            stopping=self._restore_stop.is_set,
+        )
+        if kept and not self._restore_stop.is_set():
+            self.restore.republished = replay(
+                kept,
+                functools.partial(self._restore_consumer, lake=self.curated),
+                batch_size=self.mapping.batch_size,
+                stream_arn=arn,
+            )
+            self.curated.drain()
 
     @property
     def ingest_finished(self) -> bool:
@@ -453,27 +575,39 @@ class Pipeline:
     def drain(self, timeout_s: float = 120.0) -> bool:
         """Stop polling, then read every shard to its end, consume and deliver it all.
 
-        Runs in the caller's thread once the readers' thread has stopped, so no
-        reader is ever used by two threads at once.
+        Each reader drains in a thread of its own once its polling thread has stopped,
+        so no reader is ever used by two threads at once.
         """
-        self.poller.stop()
-        thread = self._threads.get("readers")
-        if thread is not None:
+        for loop in self._loops:
+            loop.stop()
+        for name, thread in self._threads.items():
+            if not name.startswith("read-"):
+                continue
+            # A restore under way finishes first (its records come before the stream's).
+            while thread.is_alive() and self.restore.running:
+                thread.join(1.0)
             thread.join(timeout_s)
             if thread.is_alive():
                 return False
-        self.poller.drain()
+        groups = self._groups()
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="tweetlake-drain") as pool:
+            # In each group in order: the mapping consumes, then the curated delivery flushes.
+            list(pool.map(lambda group: [reader.drain() for reader in group], groups))
         self.poller.close()
         self.purge.stop()
         self.purge.run_once(settle_s=0)  # everything is delivered: nothing left to settle
         mark_readers_stopped(self._kinesis, self.settings.stream_name)
+        # Every record the stream took is in the lake now: the journal has done its job.
+        self.journal.remove()
         self.drained = True
         return True
 
     def force_stop(self) -> None:
         """Second Ctrl-C: interrupt retries and waits; buffers are not flushed."""
+        self._restore_stop.set()
         self.scheduler.stop()
-        self.poller.stop()
+        for loop in self._loops:
+            loop.stop()
         self.mapping.stop()
         self.purge.stop()
 

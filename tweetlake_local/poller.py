@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,10 @@ class Checkpoints(Protocol):
 
     def put(self, reader: str, shard_id: str, sequence_number: str) -> None: ...
 
+    def of(self, reader: str) -> dict[str, str]:
+        """Every shard's position of ``reader`` (a copy)."""
+        ...
+
 
 @dataclass
 class MemoryCheckpoints:
@@ -66,6 +71,9 @@ class MemoryCheckpoints:
 
     def put(self, reader: str, shard_id: str, sequence_number: str) -> None:
         self.positions.setdefault(reader, {})[shard_id] = sequence_number
+
+    def of(self, reader: str) -> dict[str, str]:
+        return dict(self.positions.get(reader, {}))
 
 
 class FileCheckpoints:
@@ -81,6 +89,10 @@ class FileCheckpoints:
     def get(self, reader: str, shard_id: str) -> str | None:
         with self._lock:
             return self._positions.get(reader, {}).get(shard_id)
+
+    def of(self, reader: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._positions.get(reader, {}))
 
     def put(self, reader: str, shard_id: str, sequence_number: str) -> None:
         with self._lock:
@@ -269,6 +281,7 @@ class EventSourceMapping:
         retry: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         name: str = "consume",
+        parallel_shards: bool = False,
     ) -> None:
         if batch_size is None or batching_window_s is None:
             app_size, app_window = consumer_batch_settings()
@@ -285,6 +298,10 @@ class EventSourceMapping:
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._pending_since: dict[str, float] = {}
         self._stop = threading.Event()
+        self.parallel_shards = parallel_shards
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+        self._stats_lock = threading.Lock()  # shards' threads count into one MappingStats
 
     @property
     def name(self) -> str:
@@ -314,23 +331,37 @@ class EventSourceMapping:
         return min(arrivals, default=None)
 
     def poll(self) -> int:
-        """Read every shard once and invoke each batch that is due; returns records handled."""
+        """Read every shard once and invoke each batch that is due; returns records handled.
+
+        With ``parallel_shards``, shards are polled at once, one thread each, as Lambda
+        runs one invocation per shard at a time, shards side by side.
+        """
+        shards = self.reader.refresh_shards()
+        for shard_id in shards:
+            self._pending.setdefault(shard_id, [])
+        if not self.parallel_shards or len(shards) < 2:
+            return sum(self._poll_shard(shard_id) for shard_id in shards)
+        if self._pool is None or self._pool_size < len(shards):
+            self._pool = ThreadPoolExecutor(len(shards), thread_name_prefix=f"{self.name}-shard")
+            self._pool_size = len(shards)
+        return sum(self._pool.map(self._poll_shard, shards))
+
+    def _poll_shard(self, shard_id: str) -> int:
         handled = 0
-        for shard_id in self.reader.refresh_shards():
-            pending = self._pending.setdefault(shard_id, [])
-            if len(pending) < self.batch_size:
-                fresh = self.reader.read(shard_id, limit=GET_RECORDS_LIMIT)
-                if fresh and not pending:
-                    self._pending_since[shard_id] = self.clock()
-                pending.extend(fresh)
-            while pending and self._due(shard_id):
-                batch = self._take_batch(pending)
-                if not self._invoke(shard_id, batch):
-                    return handled
-                del pending[: len(batch)]
-                handled += len(batch)
-                if pending:
-                    self._pending_since[shard_id] = self.clock()
+        pending = self._pending[shard_id]
+        if len(pending) < self.batch_size:
+            fresh = self.reader.read(shard_id, limit=GET_RECORDS_LIMIT)
+            if fresh and not pending:
+                self._pending_since[shard_id] = self.clock()
+            pending.extend(fresh)
+        while pending and self._due(shard_id):
+            batch = self._take_batch(pending)
+            if not self._invoke(shard_id, batch):
+                return handled
+            del pending[: len(batch)]
+            handled += len(batch)
+            if pending:
+                self._pending_since[shard_id] = self.clock()
         return handled
 
     def drain(self) -> int:
@@ -370,13 +401,15 @@ class EventSourceMapping:
         event = kinesis_event(batch, shard_id, self.reader.stream_arn)
 
         def on_error(attempt: int, exc: BaseException) -> None:
-            self.stats.failed_attempts += 1
-            self.stats.last_error = repr(exc)[:300]
+            with self._stats_lock:
+                self.stats.failed_attempts += 1
+                self.stats.last_error = repr(exc)[:300]
 
         ok = invoke_with_retry(self.handler, event, self.retry, self._stop.is_set, on_error)
         if ok:
-            self.stats.invocations += 1
-            self.stats.records_handled += len(batch)
+            with self._stats_lock:
+                self.stats.invocations += 1
+                self.stats.records_handled += len(batch)
             self.reader.checkpoints.put(self.name, shard_id, batch[-1]["SequenceNumber"])
         return ok
 
@@ -453,6 +486,26 @@ class DirectPutSource:
         # Record names must not collide with an earlier run's objects in the same lake.
         self._run = f"{time.time_ns():x}"
         self._count = 0
+        # The mapping's shards may publish side by side (``parallel_shards``).
+        self._lock = threading.Lock()
+
+    def follow(self, mapping: str, checkpoints: Checkpoints) -> None:
+        """On each flush, checkpoint this delivery at ``mapping``'s positions then.
+
+        The mapping checkpoints a batch only after the consumer published its rows,
+        and a flush writes every row buffered, so the records up to the mapping's
+        positions have their rows on disk: a restart replays the records past this
+        checkpoint through the consumer to publish what a crash lost from the buffer
+        (:mod:`tweetlake_local.journal`). A flush in the middle of a batch leaves
+        that batch past the checkpoint; its rows are published twice, which the
+        ``tweets`` view dedupes.
+        """
+
+        def checkpoint(_last: dict[str, str]) -> None:
+            for shard_id, sequence in checkpoints.of(mapping).items():
+                checkpoints.put(self.name, shard_id, sequence)
+
+        self.delivery.on_flush = checkpoint
 
     @property
     def name(self) -> str:
@@ -464,7 +517,8 @@ class DirectPutSource:
         for row in rows:
             self._count += 1
             records.append(StreamRecord(row, "direct-put", f"{self._run}-{self._count}", arrival))
-        self.delivery.put(records)
+        with self._lock:
+            self.delivery.put(records)
 
     def millis_behind(self) -> int:
         return 0
@@ -473,11 +527,13 @@ class DirectPutSource:
         return self.delivery.buffered
 
     def poll(self) -> int:
-        self.delivery.tick()
+        with self._lock:
+            self.delivery.tick()
         return 0
 
     def drain(self) -> int:
-        self.delivery.flush()
+        with self._lock:
+            self.delivery.flush()
         return 0
 
     def stop(self) -> None:
@@ -604,7 +660,9 @@ def local_readers(
             region=settings.region,
             checkpoints=checkpoints,
             batching_window_s=batching_window_s,
+            parallel_shards=True,
         )
+        curated.follow(mapping.name, checkpoints)
         # The mapping first, the curated delivery after it: a drain consumes
         # everything, then flushes what the consumer published.
         readers = [mapping, raw, curated]

@@ -389,11 +389,13 @@ class LocalMode:
 
     def _start_moto(self) -> Any:
         """The moto server; an explicit ``--aws-port`` taken since the check fails here."""
-        from tweetlake_local.emulator import MotoServer
+        from tweetlake_local.emulator import LOCAL_APART, MotoServer
 
         choice = self.plan.aws_port
         try:
-            return MotoServer(choice.port, fallback=choice.fallback).start()
+            return MotoServer(
+                choice.port, fallback=choice.fallback, process=True, apart=LOCAL_APART
+            ).start()
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -414,13 +416,12 @@ class LocalMode:
         """
         from chalicelib.config import load_settings
         from tweetlake_local.api_server import ChaliceLocal
-        from tweetlake_local.emulator import aws_environment
         from tweetlake_local.resources import create_resources
 
         args = self.args
         self._claim_home()
         self.server = self._start_moto()
-        env = {**self.plan.env, **aws_environment(self.server.endpoint)}
+        env = {**self.plan.env, **self.server.environment()}
         # Set once, before any thread starts; never changed after (see pipeline.py).
         os.environ.update(env)
         settings = load_settings(env)
